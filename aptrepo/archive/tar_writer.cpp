@@ -1,0 +1,192 @@
+#include <archive.h>
+#include <archive_entry.h>
+
+#include <algorithm>
+#include <optional>
+
+#include "aptrepo/archive/tar.hpp"
+
+namespace aptship::archive {
+
+namespace {
+
+struct ArchiveFree {
+  void operator()(struct archive* a) const { archive_write_free(a); }
+};
+struct EntryFree {
+  void operator()(archive_entry* e) const { archive_entry_free(e); }
+};
+
+} // namespace
+
+struct TarWriter::Impl {
+  std::unique_ptr<struct archive, ArchiveFree> archive;
+  std::unique_ptr<archive_entry, EntryFree> entry;
+  Sink sink;
+  // The sink's error, kept because libarchive only sees "-1".
+  std::optional<Error> sink_error;
+
+  static la_ssize_t write_cb(struct archive* /*a*/, void* client, const void* buffer,
+                             size_t length) {
+    auto* self = static_cast<Impl*>(client);
+    auto result = self->sink(std::string_view(static_cast<const char*>(buffer), length));
+    if (!result) {
+      self->sink_error = result.error();
+      return -1;
+    }
+    return static_cast<la_ssize_t>(length);
+  }
+
+  tl::unexpected<Error> failure(std::string_view what) const {
+    if (sink_error) {
+      return tl::unexpected<Error>(*sink_error);
+    }
+    const char* detail = archive_error_string(archive.get());
+    return make_error("{}: {}", what, detail != nullptr ? detail : "unknown libarchive error");
+  }
+};
+
+TarWriter::TarWriter(std::unique_ptr<Impl> impl) : m_impl(std::move(impl)) {}
+TarWriter::TarWriter(TarWriter&&) noexcept = default;
+TarWriter& TarWriter::operator=(TarWriter&&) noexcept = default;
+TarWriter::~TarWriter() = default;
+
+Expected<TarWriter> TarWriter::create(Compression compression, int level, Sink sink,
+                                      unsigned threads) {
+  auto impl = std::make_unique<Impl>();
+  impl->sink = std::move(sink);
+  impl->archive.reset(archive_write_new());
+  impl->entry.reset(archive_entry_new());
+  if (!impl->archive || !impl->entry) {
+    return make_error("creating a tar writer: out of memory");
+  }
+  struct archive* a = impl->archive.get();
+  // GNU format: long names use GNU's own records, so no pax header is ever
+  // written (dpkg refuses pax headers in packages).
+  if (archive_write_set_format_gnutar(a) != ARCHIVE_OK) {
+    return impl->failure("selecting GNU tar format");
+  }
+  if (level < 0) {
+    level = default_level(compression);
+  }
+  TRY(check_level(compression, level));
+  const std::string level_text = std::to_string(level);
+  int rc = ARCHIVE_OK;
+  const char* filter = nullptr;
+  switch (compression) {
+  case Compression::zstd:
+    rc = archive_write_add_filter_zstd(a);
+    filter = "zstd";
+    break;
+  case Compression::xz:
+    rc = archive_write_add_filter_xz(a);
+    filter = "xz";
+    break;
+  case Compression::gzip:
+    rc = archive_write_add_filter_gzip(a);
+    filter = "gzip";
+    break;
+  case Compression::none:
+    rc = archive_write_add_filter_none(a);
+    break;
+  }
+  if (rc != ARCHIVE_OK) {
+    return impl->failure(fmt::format("enabling {} compression", name(compression)));
+  }
+  if (filter != nullptr) {
+    if (archive_write_set_filter_option(a, filter, "compression-level", level_text.c_str()) !=
+        ARCHIVE_OK) {
+      return impl->failure("setting the compression level");
+    }
+  }
+  if (compression == Compression::gzip) {
+    // Without this the gzip header carries the current time and two
+    // packs of the same tree differ.
+    if (archive_write_set_filter_option(a, "gzip", "timestamp", nullptr) != ARCHIVE_OK) {
+      return impl->failure("disabling the gzip timestamp");
+    }
+  }
+  if (compression == Compression::zstd || compression == Compression::xz) {
+    // zstd and xz produce the same bytes for any number of workers >= 1
+    // (xz: >= 2, which selects its block-splitting encoder), but not
+    // for the single-threaded modes, so the count never drops below that:
+    // output stays reproducible across machines.
+    const unsigned workers = std::max(threads, compression == Compression::xz ? 2U : 1U);
+    const std::string workers_text = std::to_string(workers);
+    if (archive_write_set_filter_option(a, filter, "threads", workers_text.c_str()) !=
+        ARCHIVE_OK) {
+      return impl->failure("setting compression threads");
+    }
+  }
+  // The tar stream is padded to GNU tar's 10 KiB records before
+  // compression; the compressed output is not padded at all.
+  if (compression != Compression::none && archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK) {
+    return impl->failure("setting the block size");
+  }
+  if (archive_write_open2(a, impl.get(), nullptr, &Impl::write_cb, nullptr, nullptr) !=
+      ARCHIVE_OK) {
+    return impl->failure("starting the tar stream");
+  }
+  return TarWriter(std::move(impl));
+}
+
+Expected<void> TarWriter::add(const TarEntry& entry) {
+  archive_entry* e = m_impl->entry.get();
+  archive_entry_clear(e);
+  archive_entry_set_pathname(e, entry.path.c_str());
+  archive_entry_set_uid(e, 0);
+  archive_entry_set_gid(e, 0);
+  archive_entry_set_uname(e, "root");
+  archive_entry_set_gname(e, "root");
+  archive_entry_set_mtime(e, entry.mtime, 0);
+  switch (entry.type) {
+  case EntryType::file:
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_size(e, static_cast<la_int64_t>(entry.size));
+    break;
+  case EntryType::directory:
+    archive_entry_set_filetype(e, AE_IFDIR);
+    archive_entry_set_size(e, 0);
+    break;
+  case EntryType::symlink:
+    archive_entry_set_filetype(e, AE_IFLNK);
+    archive_entry_set_symlink(e, entry.link_target.c_str());
+    archive_entry_set_size(e, 0);
+    break;
+  case EntryType::hardlink:
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_hardlink(e, entry.link_target.c_str());
+    archive_entry_set_size(e, 0);
+    break;
+  case EntryType::other:
+    return make_error("{}: only files, directories and links can be packed", entry.path);
+  }
+  archive_entry_set_perm(e, entry.mode & 07777);
+  if (archive_write_header(m_impl->archive.get(), e) != ARCHIVE_OK) {
+    return m_impl->failure(fmt::format("writing the tar header of {}", entry.path));
+  }
+  return {};
+}
+
+Expected<void> TarWriter::write_data(std::string_view data) {
+  while (!data.empty()) {
+    la_ssize_t n = archive_write_data(m_impl->archive.get(), data.data(), data.size());
+    if (n <= 0) {
+      return m_impl->failure("writing tar data");
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return {};
+}
+
+Expected<void> TarWriter::finish() {
+  // archive_write_close flushes the compressor; its result is the only
+  // place a late write error shows, so it is checked before anything
+  // treats the stream as complete.
+  if (archive_write_close(m_impl->archive.get()) != ARCHIVE_OK) {
+    return m_impl->failure("finishing the tar stream");
+  }
+  return {};
+}
+
+} // namespace aptship::archive

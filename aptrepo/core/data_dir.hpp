@@ -1,0 +1,27 @@
+#pragma once
+
+// The layout of an aptship data dir, in one place.
+
+#include <filesystem>
+#include <string_view>
+
+namespace aptship {
+
+class DataDir {
+public:
+  explicit DataDir(std::filesystem::path root) : m_root(std::move(root)) {}
+
+  // The --data value if given, else $APTSHIP_DATA, else ./aptship-data.
+  [[nodiscard]] static DataDir resolve(std::string_view option);
+
+  [[nodiscard]] const std::filesystem::path& root() const { return m_root; }
+  // aptship's own configuration (TOML).
+  [[nodiscard]] std::filesystem::path config() const { return m_root / "aptship.toml"; }
+  // The GnuPG home holding the signing key.
+  [[nodiscard]] std::filesystem::path gnupg() const { return m_root / "gnupg"; }
+
+private:
+  std::filesystem::path m_root;
+};
+
+} // namespace aptship

@@ -1,0 +1,550 @@
+#include "aptrepo/deb/deb_writer.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <cstdlib>
+#include <ctime>
+#include <set>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "aptrepo/archive/ar.hpp"
+#include "aptrepo/archive/tar.hpp"
+#include "aptrepo/core/atomic_file.hpp"
+#include "aptrepo/core/fd.hpp"
+#include "aptrepo/core/hash.hpp"
+#include "aptrepo/deb/control.hpp"
+#include "aptrepo/deb/deb822.hpp"
+#include "aptrepo/deb/tree.hpp"
+
+namespace aptship::deb {
+
+namespace {
+
+using archive::EntryType;
+using archive::TarEntry;
+
+constexpr size_t k_read_buffer = 1 << 20;
+const std::set<std::string, std::less<>> k_maintainer_scripts = {"preinst", "postinst", "prerm",
+                                                                 "postrm", "config"};
+
+struct ControlFile {
+  std::string name;
+  std::string content;
+  int64_t mtime = 0;
+};
+
+// Collects the problems of one validation pass, reported together.
+class Problems {
+public:
+  void add(std::string problem) { m_list.push_back(std::move(problem)); }
+  [[nodiscard]] bool empty() const { return m_list.empty(); }
+  [[nodiscard]] Error error() const {
+    std::string out;
+    for (const std::string& p : m_list) {
+      out += out.empty() ? "" : "; ";
+      out += p;
+    }
+    return Error(out);
+  }
+
+private:
+  std::vector<std::string> m_list;
+};
+
+int64_t clamp(int64_t mtime, std::optional<int64_t> sde) {
+  return sde && mtime > *sde ? *sde : mtime;
+}
+
+// Reads DEBIAN/: every entry must be a regular file; maintainer scripts
+// must be executable (dpkg-deb's 0555..0775 range) and start with "#!" or
+// be ELF binaries.
+Expected<std::vector<ControlFile>> read_control_dir(const std::filesystem::path& debian,
+                                                    std::optional<int64_t> sde) {
+  std::unique_ptr<DIR, int (*)(DIR*)> d(opendir(debian.c_str()), closedir);
+  if (!d) {
+    if (errno == ENOENT) {
+      return make_error("{}: missing (the control directory must hold DEBIAN/control)",
+                        debian.string());
+    }
+    return errno_error(debian.string(), errno);
+  }
+  std::vector<std::string> names;
+  while (dirent* ent = readdir(d.get())) {
+    std::string_view name = ent->d_name;
+    if (name != "." && name != "..") {
+      names.emplace_back(name);
+    }
+  }
+  std::sort(names.begin(), names.end());
+  Problems problems;
+  std::vector<ControlFile> files;
+  for (const std::string& name : names) {
+    const std::string shown = "DEBIAN/" + name;
+    const std::filesystem::path path = debian / name;
+    struct stat st {};
+    if (lstat(path.c_str(), &st) != 0) {
+      problems.add(fmt::format("{}: {}", shown, std::strerror(errno)));
+      continue;
+    }
+    if (!S_ISREG(st.st_mode)) {
+      problems.add(fmt::format("{}: must be a regular file", shown));
+      continue;
+    }
+    auto content = read_file(path);
+    if (!content) {
+      problems.add(content.error().context(shown).message());
+      continue;
+    }
+    if (k_maintainer_scripts.count(name) != 0) {
+      const unsigned mode = st.st_mode & 07777;
+      if ((mode & 0555) != 0555 || (mode & ~0775U) != 0) {
+        problems.add(fmt::format(
+            "{}: maintainer script has mode {:04o} (must be executable, between 0555 and 0775)",
+            shown, mode));
+      }
+      if (!content->starts_with("#!") && !content->starts_with("\x7f"
+                                                               "ELF")) {
+        problems.add(fmt::format("{}: maintainer script does not start with '#!'", shown));
+      }
+    }
+    files.push_back(ControlFile{name, std::move(*content), clamp(st.st_mtime, sde)});
+  }
+  if (!problems.empty()) {
+    return tl::unexpected(problems.error());
+  }
+  return files;
+}
+
+// Checks DEBIAN/conffiles: absolute, normalized paths of regular files in the
+// package ("remove-on-upgrade" entries name files that are not).
+Expected<std::set<std::string>> check_conffiles(std::string_view text, const Tree& tree) {
+  std::set<std::string, std::less<>> files;
+  for (const TreeEntry& e : tree.entries) {
+    if (e.tar.type == EntryType::file || e.tar.type == EntryType::hardlink) {
+      files.insert(e.tar.path.substr(1)); // "./etc/x" -> "/etc/x"
+    }
+  }
+  std::set<std::string, std::less<>> all_paths;
+  for (const TreeEntry& e : tree.entries) {
+    std::string p = e.tar.path.substr(1);
+    if (p.size() > 1 && p.back() == '/') {
+      p.pop_back();
+    }
+    all_paths.insert(std::move(p));
+  }
+  Problems problems;
+  std::set<std::string> conffiles;
+  size_t line_no = 0;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string_view::npos) {
+      end = text.size();
+    }
+    std::string_view line = text.substr(start, end - start);
+    start = end + 1;
+    ++line_no;
+    while (!line.empty() && (line.back() == ' ' || line.back() == '\t' || line.back() == '\r')) {
+      line.remove_suffix(1);
+    }
+    if (line.empty()) {
+      continue;
+    }
+    bool remove_on_upgrade = false;
+    if (line.starts_with("remove-on-upgrade ")) {
+      remove_on_upgrade = true;
+      line.remove_prefix(std::string_view("remove-on-upgrade ").size());
+    }
+    const std::string where = fmt::format("DEBIAN/conffiles: line {}", line_no);
+    if (line.empty() || line.front() != '/') {
+      problems.add(fmt::format("{}: '{}' is not an absolute path", where, line));
+      continue;
+    }
+    if (line.find("/../") != std::string_view::npos || line.ends_with("/..") ||
+        line.find("/./") != std::string_view::npos || line.find("//") != std::string_view::npos) {
+      problems.add(fmt::format("{}: '{}' is not a normalized path", where, line));
+      continue;
+    }
+    if (remove_on_upgrade) {
+      if (all_paths.count(line) != 0) {
+        problems.add(fmt::format("{}: '{}' is marked remove-on-upgrade but is in the package",
+                                 where, line));
+      }
+      continue;
+    }
+    if (files.count(line) == 0) {
+      problems.add(fmt::format("{}: conffile '{}' is not a regular file in the package", where,
+                               line));
+      continue;
+    }
+    if (!conffiles.insert(std::string(line)).second) {
+      problems.add(fmt::format("{}: conffile '{}' is listed twice", where, line));
+    }
+  }
+  if (!problems.empty()) {
+    return tl::unexpected(problems.error());
+  }
+  return conffiles;
+}
+
+// An unnamed temporary file in DIR: it vanishes with the process, however
+// the process ends.
+Expected<Fd> unnamed_temp_file(const std::filesystem::path& dir) {
+  int fd = open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  if (fd >= 0) {
+    return Fd(fd);
+  }
+  // Filesystems without O_TMPFILE: create and unlink at once.
+  std::string pattern = (dir / ".aptship-pack.XXXXXX").string();
+  fd = mkostemp(pattern.data(), O_CLOEXEC);
+  if (fd < 0) {
+    return errno_error(fmt::format("creating a temporary file in {}", dir.string()), errno);
+  }
+  unlink(pattern.c_str());
+  return Fd(fd);
+}
+
+// Buffers small writes from the compressor into large ones.
+class BufferedWriter {
+public:
+  explicit BufferedWriter(const Fd& fd) : m_fd(fd) { m_buffer.reserve(k_read_buffer); }
+  Expected<void> write(std::string_view data) {
+    if (m_buffer.size() + data.size() > k_read_buffer) {
+      TRY(flush());
+    }
+    if (data.size() >= k_read_buffer) {
+      TRY(m_fd.write_all(data));
+      m_written += data.size();
+      return {};
+    }
+    m_buffer.append(data);
+    return {};
+  }
+  Expected<void> flush() {
+    TRY(m_fd.write_all(m_buffer));
+    m_written += m_buffer.size();
+    m_buffer.clear();
+    return {};
+  }
+  [[nodiscard]] uint64_t written() const { return m_written + m_buffer.size(); }
+
+private:
+  const Fd& m_fd;
+  std::string m_buffer;
+  uint64_t m_written = 0;
+};
+
+// Streams one regular file into the tar, hashing it on the way, and checks
+// that it is the file that was listed and did not change size meanwhile.
+Expected<void> add_file(archive::TarWriter& tar, const std::filesystem::path& root,
+                        const TreeEntry& entry, std::vector<char>& buffer, Hasher& md5) {
+  const std::string& shown = entry.tar.path;
+  int raw = open((root / entry.source).c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (raw < 0) {
+    if (errno == ENOENT) {
+      return make_error("{}: file vanished while packing", shown);
+    }
+    return errno_error(shown, errno);
+  }
+  Fd fd(raw);
+  struct stat st {};
+  if (fstat(fd.get(), &st) != 0) {
+    return errno_error(shown, errno);
+  }
+  if (st.st_ino != entry.ino || st.st_dev != entry.dev ||
+      static_cast<uint64_t>(st.st_size) != entry.tar.size) {
+    return make_error("{}: file changed while packing", shown);
+  }
+  TRY(tar.add(entry.tar));
+  uint64_t remaining = entry.tar.size;
+  while (remaining > 0) {
+    TRY_ASSIGN(size_t n, fd.read_some(buffer.data(),
+                                      static_cast<size_t>(std::min<uint64_t>(remaining,
+                                                                             buffer.size()))));
+    if (n == 0) {
+      return make_error("{}: file shrank while packing", shown);
+    }
+    std::string_view chunk(buffer.data(), n);
+    md5.update(chunk);
+    TRY(tar.write_data(chunk));
+    remaining -= n;
+  }
+  TRY_ASSIGN(size_t extra, fd.read_some(buffer.data(), 1));
+  if (extra != 0) {
+    return make_error("{}: file grew while packing", shown);
+  }
+  return {};
+}
+
+struct DataResult {
+  std::string md5sums;
+  uint64_t size = 0;
+};
+
+Expected<DataResult> write_data_tar(const std::filesystem::path& root, const Tree& tree,
+                                    const std::set<std::string>& conffiles, const Fd& out,
+                                    const PackOptions& options, unsigned threads) {
+  BufferedWriter writer(out);
+  TRY_ASSIGN(archive::TarWriter tar,
+             archive::TarWriter::create(
+                 options.compression, options.level,
+                 [&writer](std::string_view data) { return writer.write(data); }, threads));
+  std::vector<char> buffer(k_read_buffer);
+  Hasher md5(Digest::md5);
+  DataResult result;
+  // Digests of files that hard links name, for the links' md5sums lines.
+  std::unordered_map<std::string_view, std::string> linked;
+  for (const TreeEntry& entry : tree.entries) {
+    if (entry.tar.type == EntryType::hardlink) {
+      linked.emplace(entry.tar.link_target, std::string());
+    }
+  }
+  for (const TreeEntry& entry : tree.entries) {
+    std::string digest;
+    if (entry.tar.type == EntryType::file) {
+      TRY(add_file(tar, root, entry, buffer, md5));
+      digest = md5.hex();
+      if (auto it = linked.find(entry.tar.path); it != linked.end()) {
+        it->second = digest;
+      }
+    } else {
+      TRY(tar.add(entry.tar));
+      if (entry.tar.type != EntryType::hardlink) {
+        continue;
+      }
+      digest = linked.at(entry.tar.link_target);
+    }
+    const std::string_view path = std::string_view(entry.tar.path).substr(2);
+    // Conffiles are left out, as debhelper does: dpkg tracks them itself.
+    if (conffiles.count("/" + std::string(path)) == 0) {
+      result.md5sums += fmt::format("{}  {}\n", digest, path);
+    }
+  }
+  TRY(tar.finish());
+  TRY(writer.flush());
+  result.size = writer.written();
+  return result;
+}
+
+Expected<std::string> write_control_tar(std::vector<ControlFile> files,
+                                        const PackOptions& options) {
+  std::sort(files.begin(), files.end(),
+            [](const ControlFile& a, const ControlFile& b) { return a.name < b.name; });
+  std::string out;
+  TRY_ASSIGN(archive::TarWriter tar,
+             archive::TarWriter::create(options.compression, -1,
+                                        [&out](std::string_view data) -> Expected<void> {
+                                          out.append(data);
+                                          return {};
+                                        }));
+  int64_t newest = 0;
+  for (const ControlFile& f : files) {
+    newest = std::max(newest, f.mtime);
+  }
+  TarEntry root;
+  root.path = "./";
+  root.type = EntryType::directory;
+  root.mode = 0755;
+  root.mtime = newest;
+  TRY(tar.add(root));
+  for (const ControlFile& f : files) {
+    const bool script = k_maintainer_scripts.count(f.name) != 0;
+    TarEntry entry;
+    entry.path = "./" + f.name;
+    entry.mode = script ? 0755U : 0644U;
+    entry.size = f.content.size();
+    entry.mtime = f.mtime;
+    TRY(tar.add(entry));
+    TRY(tar.write_data(f.content));
+  }
+  TRY(tar.finish());
+  return out;
+}
+
+Expected<void> copy_range(const Fd& from, uint64_t size, const Fd& to) {
+  loff_t offset = 0;
+  bool kernel_copy = true;
+  std::vector<char> buffer;
+  while (static_cast<uint64_t>(offset) < size) {
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(size - offset, 1U << 30));
+    if (kernel_copy) {
+      ssize_t n = copy_file_range(from.get(), &offset, to.get(), nullptr, want, 0);
+      if (n > 0) {
+        continue;
+      }
+      if (n < 0 && errno == EINTR) {
+        continue;
+      }
+      if (n < 0 && errno != EXDEV && errno != ENOSYS && errno != EINVAL && errno != EOPNOTSUPP) {
+        return errno_error("copying data.tar into the package", errno);
+      }
+      if (n == 0) {
+        return make_error("copying data.tar into the package: unexpected end of data");
+      }
+      kernel_copy = false;
+      buffer.resize(k_read_buffer);
+    }
+    ssize_t n = pread(from.get(), buffer.data(), std::min(want, buffer.size()), offset);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      return errno_error("reading data.tar back", n < 0 ? errno : EIO);
+    }
+    TRY(to.write_all(std::string_view(buffer.data(), static_cast<size_t>(n))));
+    offset += n;
+  }
+  return {};
+}
+
+// The bytes debsigs signs: the contents of debian-binary, control.tar.* and
+// data.tar.* in that order, without their ar headers.
+ByteReader signed_bytes(std::string_view binary, std::string_view control, const Fd& data,
+                        uint64_t data_size) {
+  struct State {
+    std::string_view parts[2];
+    size_t part = 0;
+    uint64_t data_offset = 0;
+  };
+  auto state = std::make_shared<State>();
+  state->parts[0] = binary;
+  state->parts[1] = control;
+  return [state, &data, data_size](void* buffer, size_t size) -> ssize_t {
+    while (state->part < 2) {
+      std::string_view& p = state->parts[state->part];
+      if (p.empty()) {
+        ++state->part;
+        continue;
+      }
+      size_t n = std::min(size, p.size());
+      std::memcpy(buffer, p.data(), n);
+      p.remove_prefix(n);
+      return static_cast<ssize_t>(n);
+    }
+    if (state->data_offset >= data_size) {
+      return 0;
+    }
+    size_t want = static_cast<size_t>(std::min<uint64_t>(size, data_size - state->data_offset));
+    ssize_t n = 0;
+    do {
+      n = pread(data.get(), buffer, want, static_cast<off_t>(state->data_offset));
+    } while (n < 0 && errno == EINTR);
+    if (n > 0) {
+      state->data_offset += static_cast<uint64_t>(n);
+    } else if (n == 0) {
+      errno = EIO;
+      return -1;
+    }
+    return n;
+  };
+}
+
+} // namespace
+
+Expected<std::optional<int64_t>> source_date_epoch_from_env() {
+  const char* text = std::getenv("SOURCE_DATE_EPOCH");
+  if (text == nullptr || *text == '\0') {
+    return std::optional<int64_t>();
+  }
+  int64_t value = 0;
+  std::string_view sv(text);
+  auto [end, ec] = std::from_chars(sv.data(), sv.data() + sv.size(), value);
+  if (ec != std::errc() || end != sv.data() + sv.size() || value < 0) {
+    return make_error("SOURCE_DATE_EPOCH '{}' is not a number of seconds", sv);
+  }
+  return std::optional<int64_t>(value);
+}
+
+Expected<PackResult> pack(const std::filesystem::path& dir, const std::filesystem::path& output,
+                          const PackOptions& options) {
+  const auto sde = options.source_date_epoch;
+  const unsigned threads =
+      options.threads != 0 ? options.threads : std::max(1U, std::thread::hardware_concurrency());
+  if (options.level >= 0) {
+    TRY(archive::check_level(options.compression, options.level));
+  }
+
+  // Everything is validated before the output is touched.
+  TRY_ASSIGN(std::vector<ControlFile> control_files, read_control_dir(dir / "DEBIAN", sde));
+  auto control_it = std::find_if(control_files.begin(), control_files.end(),
+                                 [](const ControlFile& f) { return f.name == "control"; });
+  if (control_it == control_files.end()) {
+    return make_error("{}: missing", (dir / "DEBIAN/control").string());
+  }
+  TRY_ASSIGN(Paragraph control, parse_one(control_it->content, "DEBIAN/control"));
+  TRY(check_binary_control(control, "DEBIAN/control"));
+  TRY_ASSIGN(Tree tree, scan_tree(dir, sde));
+  std::set<std::string> conffiles;
+  auto conffiles_it = std::find_if(control_files.begin(), control_files.end(),
+                                   [](const ControlFile& f) { return f.name == "conffiles"; });
+  if (conffiles_it != control_files.end()) {
+    TRY_ASSIGN(conffiles, check_conffiles(conffiles_it->content, tree));
+  }
+
+  const std::filesystem::path out_dir =
+      output.has_parent_path() ? output.parent_path() : std::filesystem::path(".");
+  TRY_ASSIGN(AtomicFile out, AtomicFile::create(output, 0644));
+  TRY_ASSIGN(Fd data_tmp, unnamed_temp_file(out_dir));
+  TRY_ASSIGN(DataResult data, write_data_tar(dir, tree, conffiles, data_tmp, options, threads));
+
+  control.set_after("Installed-Size", std::to_string(tree.installed_size_kib), "Maintainer");
+  control_it->content = control.to_string();
+  const int64_t now = sde ? *sde : static_cast<int64_t>(std::time(nullptr));
+  // md5sums is generated here, so any DEBIAN/md5sums given is replaced.
+  std::erase_if(control_files, [](const ControlFile& f) { return f.name == "md5sums"; });
+  if (!data.md5sums.empty()) {
+    control_files.push_back(ControlFile{"md5sums", data.md5sums, now});
+  }
+  const std::string package(*control.get("Package"));
+  const std::string version(*control.get("Version"));
+  const std::string architecture(*control.get("Architecture"));
+  TRY_ASSIGN(std::string control_tar, write_control_tar(std::move(control_files), options));
+
+  const std::string ext(archive::extension(options.compression));
+  const std::string_view binary = "2.0\n";
+  std::string head(archive::k_ar_magic);
+  TRY_ASSIGN(std::string h1, archive::ar_header("debian-binary", binary.size(), now));
+  TRY_ASSIGN(std::string h2, archive::ar_header("control.tar" + ext, control_tar.size(), now));
+  TRY_ASSIGN(std::string h3, archive::ar_header("data.tar" + ext, data.size, now));
+  head += h1;
+  head += binary;
+  head += h2;
+  head += control_tar;
+  head += archive::ar_padding(control_tar.size());
+  head += h3;
+  TRY(out.write(head));
+  TRY(copy_range(data_tmp, data.size, out.fd()));
+  uint64_t total = head.size() + data.size;
+  std::string tail(archive::ar_padding(data.size));
+  if (options.sign) {
+    TRY_ASSIGN(std::string signature,
+               options.sign(signed_bytes(binary, control_tar, data_tmp, data.size)));
+    TRY_ASSIGN(std::string h4, archive::ar_header("_gpgorigin", signature.size(), now));
+    tail += h4;
+    tail += signature;
+    tail += archive::ar_padding(signature.size());
+  }
+  TRY(out.write(tail));
+  total += tail.size();
+  TRY_CTX(out.commit(), output.string());
+
+  PackResult result;
+  result.package = package;
+  result.version = version;
+  result.architecture = architecture;
+  result.installed_size_kib = tree.installed_size_kib;
+  result.entries = tree.entries.size();
+  result.size = total;
+  return result;
+}
+
+} // namespace aptship::deb

@@ -1,0 +1,37 @@
+#pragma once
+
+// What every `aptship` command shares: the global options and the way a
+// command's result becomes a message and an exit code.
+
+#include <functional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "aptrepo/core/data_dir.hpp"
+#include "aptrepo/core/error.hpp"
+
+namespace aptship::cli {
+
+struct Context {
+  std::string data_option; // --data
+  std::string log_level;   // --log-level
+  int exit_code = 0;
+
+  // The data dir chosen by --data / $APTSHIP_DATA / ./aptship-data.
+  [[nodiscard]] DataDir data_dir() const { return DataDir::resolve(data_option); }
+};
+
+// Makes BODY the action of CMD: an error is printed to stderr as
+// "aptship: error: MESSAGE" and the exit code becomes 1.
+void set_action(CLI::App* cmd, Context& ctx, std::function<Expected<void>()> body);
+
+// Command groups, one file each (cmd_<group>.cpp).
+void add_init_command(CLI::App& app, Context& ctx);
+void add_key_commands(CLI::App& app, Context& ctx);
+void add_pack_command(CLI::App& app, Context& ctx);
+
+// Parses ARGV, runs the chosen command and returns the process exit code.
+int run(int argc, char** argv);
+
+} // namespace aptship::cli

@@ -1,0 +1,3 @@
+#include "builder/cli/command.hpp"
+
+int main(int argc, char** argv) { return aptship::cli::run(argc, argv); }
