@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "aptrepo/archive/tar.hpp"
+#include "aptrepo/archive/zstd_stream.hpp"
 
 namespace aptship::archive {
 
@@ -23,6 +24,8 @@ struct TarWriter::Impl {
   std::unique_ptr<struct archive, ArchiveFree> archive;
   std::unique_ptr<archive_entry, EntryFree> entry;
   Sink sink;
+  // zstd is compressed here rather than by a libarchive filter.
+  std::optional<ZstdStream> zstd;
   // The sink's error, kept because libarchive only sees "-1".
   std::optional<Error> sink_error;
 
@@ -74,10 +77,13 @@ Expected<TarWriter> TarWriter::create(Compression compression, int level, Sink s
   int rc = ARCHIVE_OK;
   const char* filter = nullptr;
   switch (compression) {
-  case Compression::zstd:
-    rc = archive_write_add_filter_zstd(a);
-    filter = "zstd";
+  case Compression::zstd: {
+    TRY_ASSIGN(ZstdStream stream, ZstdStream::create(level, threads, std::move(impl->sink)));
+    impl->zstd.emplace(std::move(stream));
+    impl->sink = [z = &*impl->zstd](std::string_view data) { return z->write(data); };
+    rc = archive_write_add_filter_none(a);
     break;
+  }
   case Compression::xz:
     rc = archive_write_add_filter_xz(a);
     filter = "xz";
@@ -106,12 +112,11 @@ Expected<TarWriter> TarWriter::create(Compression compression, int level, Sink s
       return impl->failure("disabling the gzip timestamp");
     }
   }
-  if (compression == Compression::zstd || compression == Compression::xz) {
-    // zstd and xz produce the same bytes for any number of workers >= 1
-    // (xz: >= 2, which selects its block-splitting encoder), but not
-    // for the single-threaded modes, so the count never drops below that:
-    // output stays reproducible across machines.
-    const unsigned workers = std::max(threads, compression == Compression::xz ? 2U : 1U);
+  if (compression == Compression::xz) {
+    // xz produces the same bytes for any number of workers >= 2 (its
+    // block-splitting encoder) but not single-threaded, so the count never
+    // drops below 2: output stays reproducible across machines.
+    const unsigned workers = std::max(threads, 2U);
     const std::string workers_text = std::to_string(workers);
     if (archive_write_set_filter_option(a, filter, "threads", workers_text.c_str()) !=
         ARCHIVE_OK) {
@@ -120,7 +125,8 @@ Expected<TarWriter> TarWriter::create(Compression compression, int level, Sink s
   }
   // The tar stream is padded to GNU tar's 10 KiB records before
   // compression; the compressed output is not padded at all.
-  if (compression != Compression::none && archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK) {
+  if (compression != Compression::none && compression != Compression::zstd &&
+      archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK) {
     return impl->failure("setting the block size");
   }
   if (archive_write_open2(a, impl.get(), nullptr, &Impl::write_cb, nullptr, nullptr) !=
@@ -185,6 +191,9 @@ Expected<void> TarWriter::finish() {
   // treats the stream as complete.
   if (archive_write_close(m_impl->archive.get()) != ARCHIVE_OK) {
     return m_impl->failure("finishing the tar stream");
+  }
+  if (m_impl->zstd) {
+    TRY(m_impl->zstd->finish());
   }
   return {};
 }

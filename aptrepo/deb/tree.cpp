@@ -1,5 +1,7 @@
 #include "aptrepo/deb/tree.hpp"
 
+#include "aptrepo/core/text.hpp"
+
 #include <dirent.h>
 #include <sys/stat.h>
 
@@ -58,7 +60,7 @@ private:
     e.source = rel;
     e.tar.mode = st.st_mode & 07777;
     e.tar.mtime = clamp(st.st_mtime);
-    const std::string shown = rel.empty() ? "./" : "./" + rel;
+    const std::string shown = printable(rel.empty() ? "./" : "./" + rel);
     if (rel.find('\n') != std::string::npos) {
       return make_error("{}: file names cannot contain a newline", shown);
     }
@@ -67,7 +69,7 @@ private:
       e.tar.path = rel.empty() ? "./" : "./" + rel + "/";
       m_tree.installed_size_kib += 1;
     } else if (S_ISREG(st.st_mode)) {
-      e.tar.path = shown;
+      e.tar.path = "./" + rel;
       e.dev = st.st_dev;
       e.ino = st.st_ino;
       auto key = std::make_pair(st.st_dev, st.st_ino);
@@ -81,11 +83,11 @@ private:
         e.tar.size = static_cast<uint64_t>(st.st_size);
         m_tree.installed_size_kib += kib(e.tar.size);
         if (st.st_nlink > 1) {
-          m_links.emplace(key, shown);
+          m_links.emplace(key, e.tar.path);
         }
       }
     } else if (S_ISLNK(st.st_mode)) {
-      e.tar.path = shown;
+      e.tar.path = "./" + rel;
       e.tar.type = EntryType::symlink;
       std::string target(static_cast<size_t>(st.st_size) + 1, '\0');
       const std::string full = (m_root / rel).string();
@@ -111,7 +113,7 @@ private:
     const std::filesystem::path dir = rel.empty() ? m_root : m_root / rel;
     std::unique_ptr<DIR, DirClose> d(opendir(dir.c_str()));
     if (!d) {
-      return errno_error(fmt::format("{}: listing", rel.empty() ? "./" : "./" + rel), errno);
+      return errno_error(printable(rel.empty() ? "./" : "./" + rel), errno);
     }
     std::vector<std::string> names;
     errno = 0;
@@ -132,9 +134,9 @@ private:
       struct stat st {};
       if (lstat((m_root / child).c_str(), &st) != 0) {
         if (errno == ENOENT) {
-          return make_error("./{}: file vanished while packing", child);
+          return make_error("./{}: file vanished while packing", printable(child));
         }
-        return errno_error("./" + child, errno);
+        return errno_error(printable("./" + child), errno);
       }
       TRY(add(child, st));
       if (S_ISDIR(st.st_mode)) {
