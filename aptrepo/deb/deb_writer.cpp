@@ -23,6 +23,7 @@
 #include "aptrepo/core/hash.hpp"
 #include "aptrepo/deb/control.hpp"
 #include "aptrepo/deb/deb822.hpp"
+#include "aptrepo/deb/md5_worker.hpp"
 #include "aptrepo/deb/tree.hpp"
 
 namespace aptship::deb {
@@ -243,10 +244,11 @@ private:
   uint64_t m_written = 0;
 };
 
-// Streams one regular file into the tar, hashing it on the way, and checks
-// that it is the file that was listed and did not change size meanwhile.
+// Streams one regular file into the tar while MD5 hashes the same buffers
+// as file number INDEX, and checks that it is the file that was listed and
+// that its size did not change meanwhile.
 Expected<void> add_file(archive::TarWriter& tar, const std::filesystem::path& root,
-                        const TreeEntry& entry, std::vector<char>& buffer, Hasher& md5) {
+                        const TreeEntry& entry, Md5Worker& md5, size_t index) {
   const std::string& shown = entry.tar.path;
   int raw = open((root / entry.source).c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
   if (raw < 0) {
@@ -266,20 +268,24 @@ Expected<void> add_file(archive::TarWriter& tar, const std::filesystem::path& ro
   }
   TRY(tar.add(entry.tar));
   uint64_t remaining = entry.tar.size;
-  while (remaining > 0) {
-    TRY_ASSIGN(size_t n, fd.read_some(buffer.data(),
-                                      static_cast<size_t>(std::min<uint64_t>(remaining,
-                                                                             buffer.size()))));
-    if (n == 0) {
-      return make_error("{}: file shrank while packing", shown);
+  do {
+    Md5Worker::Buffer buffer = md5.acquire();
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(remaining, buffer.capacity));
+    auto n = want > 0 ? fd.read_some(buffer.data, want) : Expected<size_t>(0);
+    if (!n || (want > 0 && *n == 0)) {
+      md5.release(buffer);
+      return n ? make_error("{}: file shrank while packing", shown)
+               : tl::unexpected(n.error().context(shown));
     }
-    std::string_view chunk(buffer.data(), n);
-    md5.update(chunk);
-    TRY(tar.write_data(chunk));
-    remaining -= n;
-  }
-  TRY_ASSIGN(size_t extra, fd.read_some(buffer.data(), 1));
-  if (extra != 0) {
+    remaining -= *n;
+    md5.submit(buffer, *n, index, remaining == 0);
+    auto written = tar.write_data(std::string_view(buffer.data, *n));
+    md5.release(buffer);
+    TRY(written);
+  } while (remaining > 0);
+  char extra = 0;
+  TRY_ASSIGN(size_t more, fd.read_some(&extra, 1));
+  if (more != 0) {
     return make_error("{}: file grew while packing", shown);
   }
   return {};
@@ -290,6 +296,32 @@ struct DataResult {
   uint64_t size = 0;
 };
 
+// The md5sums file: a line per regular file and hard link, in archive
+// order; conffiles are left out, as debhelper does (dpkg tracks them
+// itself).
+std::string md5sums_text(const Tree& tree, const std::set<std::string>& conffiles,
+                         const std::vector<std::string>& digests) {
+  std::unordered_map<std::string_view, std::string_view> by_path;
+  std::string out;
+  size_t index = 0;
+  for (const TreeEntry& entry : tree.entries) {
+    std::string_view digest;
+    if (entry.tar.type == EntryType::file) {
+      digest = digests.at(index++);
+      by_path.emplace(entry.tar.path, digest);
+    } else if (entry.tar.type == EntryType::hardlink) {
+      digest = by_path.at(entry.tar.link_target);
+    } else {
+      continue;
+    }
+    // "./etc/x" is conffile "/etc/x" and md5sums line "etc/x".
+    if (conffiles.count(entry.tar.path.substr(1)) == 0) {
+      out += fmt::format("{}  {}\n", digest, std::string_view(entry.tar.path).substr(2));
+    }
+  }
+  return out;
+}
+
 Expected<DataResult> write_data_tar(const std::filesystem::path& root, const Tree& tree,
                                     const std::set<std::string>& conffiles, const Fd& out,
                                     const PackOptions& options, unsigned threads) {
@@ -298,39 +330,21 @@ Expected<DataResult> write_data_tar(const std::filesystem::path& root, const Tre
              archive::TarWriter::create(
                  options.compression, options.level,
                  [&writer](std::string_view data) { return writer.write(data); }, threads));
-  std::vector<char> buffer(k_read_buffer);
-  Hasher md5(Digest::md5);
-  DataResult result;
-  // Digests of files that hard links name, for the links' md5sums lines.
-  std::unordered_map<std::string_view, std::string> linked;
+  // Enough buffers that reading never waits for the hashing thread on a
+  // run of small files.
+  Md5Worker md5(16, k_read_buffer);
+  size_t files = 0;
   for (const TreeEntry& entry : tree.entries) {
-    if (entry.tar.type == EntryType::hardlink) {
-      linked.emplace(entry.tar.link_target, std::string());
-    }
-  }
-  for (const TreeEntry& entry : tree.entries) {
-    std::string digest;
     if (entry.tar.type == EntryType::file) {
-      TRY(add_file(tar, root, entry, buffer, md5));
-      digest = md5.hex();
-      if (auto it = linked.find(entry.tar.path); it != linked.end()) {
-        it->second = digest;
-      }
+      TRY(add_file(tar, root, entry, md5, files++));
     } else {
       TRY(tar.add(entry.tar));
-      if (entry.tar.type != EntryType::hardlink) {
-        continue;
-      }
-      digest = linked.at(entry.tar.link_target);
-    }
-    const std::string_view path = std::string_view(entry.tar.path).substr(2);
-    // Conffiles are left out, as debhelper does: dpkg tracks them itself.
-    if (conffiles.count("/" + std::string(path)) == 0) {
-      result.md5sums += fmt::format("{}  {}\n", digest, path);
     }
   }
   TRY(tar.finish());
   TRY(writer.flush());
+  DataResult result;
+  result.md5sums = md5sums_text(tree, conffiles, md5.finish());
   result.size = writer.written();
   return result;
 }
