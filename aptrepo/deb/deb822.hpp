@@ -58,8 +58,7 @@ enum class Comments { allowed, forbidden };
 // Parses TEXT. SOURCE names it in errors ("DEBIAN/control"). Every problem
 // is collected and reported at once, in one line:
 // "DEBIAN/control: line 3: field 'Version' has no value; line 7: ...".
-[[nodiscard]] Expected<std::vector<Paragraph>> parse(std::string_view text,
-                                                     std::string_view source,
+[[nodiscard]] Expected<std::vector<Paragraph>> parse(std::string_view text, std::string_view source,
                                                      Comments comments = Comments::forbidden);
 
 // Parses TEXT that must hold exactly one paragraph.

@@ -20,7 +20,8 @@ struct Version {
   // Parses TEXT with dpkg's syntax rules; errors say what is wrong
   // ("version '1:' has nothing after the epoch colon").
   [[nodiscard]] static Expected<Version> parse(std::string_view text);
-  // The canonical text: epoch omitted when 0, "-revision" when present.
+  // The canonical text: epoch omitted when 0 (unless the upstream part has
+  // a ':'), "-revision" when present.
   [[nodiscard]] std::string to_string() const;
 };
 
@@ -31,6 +32,8 @@ struct Version {
 inline std::strong_ordering operator<=>(const Version& a, const Version& b) {
   return compare(a, b) <=> 0;
 }
-inline bool operator==(const Version& a, const Version& b) { return compare(a, b) == 0; }
+inline bool operator==(const Version& a, const Version& b) {
+  return compare(a, b) == 0;
+}
 
 } // namespace aptship::deb
