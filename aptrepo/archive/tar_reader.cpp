@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "aptrepo/archive/tar.hpp"
+#include "aptrepo/core/text.hpp"
 
 namespace aptship::archive {
 
@@ -79,7 +80,7 @@ bool is_pax_format(int format) {
 
 Expected<Compression> compression_of_member(std::string_view member, std::string_view stem) {
   if (member.substr(0, stem.size()) != stem) {
-    return make_error("member '{}' is not a {} member", member, stem);
+    return make_error("member '{}' is not a {} member", printable(member), stem);
   }
   std::string_view ext = member.substr(stem.size());
   for (Compression c : {Compression::zstd, Compression::xz, Compression::gzip, Compression::none}) {
@@ -87,7 +88,7 @@ Expected<Compression> compression_of_member(std::string_view member, std::string
       return c;
     }
   }
-  return make_error("member '{}' has an unsupported compression", member);
+  return make_error("member '{}' has an unsupported compression", printable(member));
 }
 
 Expected<void> read_tar(const Fd& fd, uint64_t offset, uint64_t size, std::string_view name,
@@ -99,19 +100,28 @@ Expected<void> read_tar(const Fd& fd, uint64_t offset, uint64_t size, std::strin
   // Only the filter the member's name announces is enabled: a member whose
   // contents do not match its name is refused, as dpkg refuses it.
   int rc = ARCHIVE_OK;
+  int filter = ARCHIVE_FILTER_NONE;
   if (name.ends_with(".bz2")) {
     rc = archive_read_support_filter_bzip2(a.get());
+    filter = ARCHIVE_FILTER_BZIP2;
   } else {
-    TRY_ASSIGN(Compression compression, compression_of_member(name, name.substr(0, name.find(".tar") + 4)));
+    const size_t tar = name.find(".tar");
+    if (tar == std::string_view::npos) {
+      return make_error("member '{}' is not a tar member", printable(name));
+    }
+    TRY_ASSIGN(Compression compression, compression_of_member(name, name.substr(0, tar + 4)));
     switch (compression) {
     case Compression::zstd:
       rc = archive_read_support_filter_zstd(a.get());
+      filter = ARCHIVE_FILTER_ZSTD;
       break;
     case Compression::xz:
       rc = archive_read_support_filter_xz(a.get());
+      filter = ARCHIVE_FILTER_XZ;
       break;
     case Compression::gzip:
       rc = archive_read_support_filter_gzip(a.get());
+      filter = ARCHIVE_FILTER_GZIP;
       break;
     case Compression::none:
       rc = archive_read_support_filter_none(a.get());
@@ -137,6 +147,11 @@ Expected<void> read_tar(const Fd& fd, uint64_t offset, uint64_t size, std::strin
   if (archive_read_open(a.get(), &source, nullptr, &RangeSource::read_cb, nullptr) !=
       ARCHIVE_OK) {
     return fail("not a readable tar stream");
+  }
+  // libarchive falls back to reading the bytes as they are when no enabled
+  // filter recognises them, so an uncompressed member needs this check.
+  if (archive_filter_code(a.get(), 0) != filter) {
+    return make_error("{}: the contents are not compressed as the name says", name);
   }
   archive_entry* e = nullptr;
   while (true) {

@@ -28,6 +28,15 @@ struct TarWriter::Impl {
   std::optional<ZstdStream> zstd;
   // The sink's error, kept because libarchive only sees "-1".
   std::optional<Error> sink_error;
+  bool finished = false;
+
+  ~Impl() {
+    // archive_write_free would flush an unfinished stream through write_cb
+    // into a sink that is being torn down; an abandoned stream writes nothing.
+    if (archive && !finished) {
+      archive_write_fail(archive.get());
+    }
+  }
 
   static la_ssize_t write_cb(struct archive* /*a*/, void* client, const void* buffer,
                              size_t length) {
@@ -189,6 +198,7 @@ Expected<void> TarWriter::finish() {
   // archive_write_close flushes the compressor; its result is the only
   // place a late write error shows, so it is checked before anything
   // treats the stream as complete.
+  m_impl->finished = true;
   if (archive_write_close(m_impl->archive.get()) != ARCHIVE_OK) {
     return m_impl->failure("finishing the tar stream");
   }

@@ -1,5 +1,7 @@
 #include "aptrepo/deb/deb822.hpp"
 
+#include "aptrepo/core/text.hpp"
+
 #include <algorithm>
 #include <unordered_set>
 #include <utility>
@@ -320,19 +322,7 @@ Expected<Paragraph> parse_one(std::string_view text, std::string_view source, Co
   return std::move(paragraphs.front());
 }
 
-std::string quoted(std::string_view text) {
-  std::string out = "'";
-  for (char c : text) {
-    auto byte = static_cast<unsigned char>(c);
-    if (byte < 0x20 || byte == 0x7f) {
-      out += fmt::format("\\x{:02x}", byte);
-    } else {
-      out += c;
-    }
-  }
-  out += "'";
-  return out;
-}
+std::string quoted(std::string_view text) { return "'" + printable(text) + "'"; }
 
 std::string write(const std::vector<Paragraph>& paragraphs) {
   std::string out;

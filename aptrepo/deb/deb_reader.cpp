@@ -7,6 +7,7 @@
 #include <set>
 
 #include "aptrepo/core/fd.hpp"
+#include "aptrepo/core/text.hpp"
 #include "aptrepo/deb/control.hpp"
 
 namespace aptship::deb {
@@ -41,10 +42,10 @@ Expected<std::string> check_data_path(const TarEntry& entry) {
     return std::string(".");
   }
   if (!p.starts_with("./")) {
-    return make_error("data.tar: '{}' is not a './'-relative path", entry.path);
+    return make_error("data.tar: '{}' is not a './'-relative path", printable(entry.path));
   }
   if (has_dotdot(p)) {
-    return make_error("data.tar: '{}' contains '..'", entry.path);
+    return make_error("data.tar: '{}' contains '..'", printable(entry.path));
   }
   if (p.find('\n') != std::string_view::npos) {
     return make_error("data.tar: a path contains a newline");
@@ -53,8 +54,8 @@ Expected<std::string> check_data_path(const TarEntry& entry) {
   while (!p.empty() && p.back() == '/') {
     p.remove_suffix(1);
   }
-  if (p.empty() || p.find("//") != std::string_view::npos) {
-    return make_error("data.tar: '{}' is not a normalized path", entry.path);
+  if (p.empty() || p.front() == '/' || p.find("//") != std::string_view::npos) {
+    return make_error("data.tar: '{}' is not a normalized path", printable(entry.path));
   }
   return std::string(p);
 }
@@ -65,7 +66,7 @@ Expected<void> check_layout(const std::vector<archive::ArMember>& members, const
     return make_error("not a Debian package: {} ar members, expected at least 3", members.size());
   }
   if (members[0].name != "debian-binary") {
-    return make_error("first member is '{}', expected 'debian-binary'", members[0].name);
+    return make_error("first member is '{}', expected 'debian-binary'", printable(members[0].name));
   }
   if (members[0].size > 64) {
     return make_error("debian-binary is {} bytes long", members[0].size);
@@ -88,7 +89,7 @@ Expected<void> check_layout(const std::vector<archive::ArMember>& members, const
   }
   for (size_t i = 3; i < members.size(); ++i) {
     if (members[i].name.empty() || members[i].name.front() != '_') {
-      return make_error("unexpected member '{}' after data.tar", members[i].name);
+      return make_error("unexpected member '{}' after data.tar", printable(members[i].name));
     }
     if (members[i].name == "_gpgorigin") {
       out.has_signature = true;
@@ -104,11 +105,11 @@ Expected<void> read_control(const Fd& fd, const archive::ArMember& member, DebCo
       fd, member.offset, member.size, member.name,
       [&out, &member](const TarEntry& entry, const archive::DataFn& data) -> Expected<void> {
         if (entry.pax) {
-          return make_error("{}: '{}' has a pax header", member.name, entry.path);
+          return make_error("{}: '{}' has a pax header", member.name, printable(entry.path));
         }
         if (entry.type == EntryType::directory) {
           if (entry.path != "./" && entry.path != ".") {
-            return make_error("{}: unexpected directory '{}'", member.name, entry.path);
+            return make_error("{}: unexpected directory '{}'", member.name, printable(entry.path));
           }
           return {};
         }
@@ -118,22 +119,22 @@ Expected<void> read_control(const Fd& fd, const archive::ArMember& member, DebCo
         }
         if (entry.type != EntryType::file || name.empty() ||
             name.find('/') != std::string_view::npos) {
-          return make_error("{}: unexpected entry '{}'", member.name, entry.path);
+          return make_error("{}: unexpected entry '{}'", member.name, printable(entry.path));
         }
         if (entry.size > k_max_control_file) {
-          return make_error("{}: '{}' is too large", member.name, entry.path);
+          return make_error("{}: '{}' is too large", member.name, printable(entry.path));
         }
         std::string content(entry.size, '\0');
         size_t got = 0;
         while (got < content.size()) {
           TRY_ASSIGN(size_t n, data(content.data() + got, content.size() - got));
           if (n == 0) {
-            return make_error("{}: '{}' is truncated", member.name, entry.path);
+            return make_error("{}: '{}' is truncated", member.name, printable(entry.path));
           }
           got += n;
         }
         if (!out.control_files.emplace(std::string(name), std::move(content)).second) {
-          return make_error("{}: '{}' appears twice", member.name, entry.path);
+          return make_error("{}: '{}' appears twice", member.name, printable(entry.path));
         }
         return {};
       }));
@@ -153,11 +154,11 @@ Expected<void> read_data(const Fd& fd, const archive::ArMember& member, ListFile
       fd, member.offset, member.size, member.name,
       [&](const TarEntry& entry, const archive::DataFn& /*data*/) -> Expected<void> {
         if (entry.pax) {
-          return make_error("data.tar: '{}' has a pax header", entry.path);
+          return make_error("data.tar: '{}' has a pax header", printable(entry.path));
         }
         TRY_ASSIGN(std::string path, check_data_path(entry));
         if (entry.type == EntryType::other) {
-          return make_error("data.tar: '{}' is not a file, directory or link", entry.path);
+          return make_error("data.tar: '{}' is not a file, directory or link", printable(entry.path));
         }
         if (entry.type == EntryType::hardlink) {
           TarEntry target = entry;
@@ -165,11 +166,11 @@ Expected<void> read_data(const Fd& fd, const archive::ArMember& member, ListFile
           TRY_ASSIGN(std::string target_path, check_data_path(target));
           if (seen.count(target_path) == 0) {
             return make_error("data.tar: hard link '{}' names '{}', which is not an earlier entry",
-                              entry.path, entry.link_target);
+                              printable(entry.path), printable(entry.link_target));
           }
         }
         if (!seen.insert(std::move(path)).second) {
-          return make_error("data.tar: '{}' appears twice", entry.path);
+          return make_error("data.tar: '{}' appears twice", printable(entry.path));
         }
         if (list == ListFiles::yes) {
           out.files.push_back(entry);

@@ -339,7 +339,7 @@ TEST_CASE("version: syntax errors say what is wrong") {
   CHECK(error_of("1.0-a_b") == "version '1.0-a_b' has an invalid character '_' in the revision");
   CHECK(error_of("1:2-3:4") == "version '1:2-3:4' has an invalid character ':' in the revision");
   CHECK(error_of("1.0\n") ==
-        "version '1.0\\x0a' has an invalid character byte 0x0a in the upstream version");
+        "version '1.0\\n' has an invalid character byte 0x0a in the upstream version");
 }
 
 TEST_CASE("version: compare follows dpkg's ordering rules") {
