@@ -18,8 +18,7 @@ inline constexpr size_t k_ar_header_size = 60;
 
 // The header of member NAME (at most 16 bytes) holding SIZE bytes, owned by
 // 0:0 with mode 100644 and MTIME, laid out as dpkg-deb writes it.
-[[nodiscard]] Expected<std::string> ar_header(std::string_view name, uint64_t size,
-                                              int64_t mtime);
+[[nodiscard]] Expected<std::string> ar_header(std::string_view name, uint64_t size, int64_t mtime);
 
 // The padding that follows a member of SIZE bytes: "\n" when SIZE is odd.
 [[nodiscard]] inline std::string_view ar_padding(uint64_t size) {

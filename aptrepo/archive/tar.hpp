@@ -22,15 +22,15 @@ enum class EntryType { file, directory, symlink, hardlink, other };
 struct TarEntry {
   std::string path; // "./usr/bin/x"; directories end in "/"
   EntryType type = EntryType::file;
-  uint32_t mode = 0644;     // permission bits (07777)
-  uint64_t size = 0;        // bytes of data, regular files only
-  int64_t mtime = 0;        // seconds since the epoch
-  std::string link_target;  // symlink target, or the path a hard link names
-  uint32_t uid = 0;         // reader only: owner as stored
-  uint32_t gid = 0;         // reader only: group as stored
-  std::string uname;        // reader only
-  std::string gname;        // reader only
-  bool pax = false;         // reader only: the entry carried a pax header
+  uint32_t mode = 0644;    // permission bits (07777)
+  uint64_t size = 0;       // bytes of data, regular files only
+  int64_t mtime = 0;       // seconds since the epoch
+  std::string link_target; // symlink target, or the path a hard link names
+  uint32_t uid = 0;        // reader only: owner as stored
+  uint32_t gid = 0;        // reader only: group as stored
+  std::string uname;       // reader only
+  std::string gname;       // reader only
+  bool pax = false;        // reader only: the entry carried a pax header
 };
 
 // Receives the compressed output in order.

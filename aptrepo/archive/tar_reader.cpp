@@ -130,8 +130,7 @@ Expected<void> read_tar(const Fd& fd, uint64_t offset, uint64_t size, std::strin
   }
   if (rc != ARCHIVE_OK || archive_read_support_format_tar(a.get()) != ARCHIVE_OK ||
       archive_read_support_format_gnutar(a.get()) != ARCHIVE_OK) {
-    return make_error("{}: cannot set up the tar reader: {}", name,
-                      archive_error_string(a.get()));
+    return make_error("{}: cannot set up the tar reader: {}", name, archive_error_string(a.get()));
   }
   RangeSource source;
   source.fd = fd.get();
@@ -144,8 +143,7 @@ Expected<void> read_tar(const Fd& fd, uint64_t offset, uint64_t size, std::strin
     const char* detail = archive_error_string(a.get());
     return make_error("{}: {}: {}", name, what, detail != nullptr ? detail : "corrupt data");
   };
-  if (archive_read_open(a.get(), &source, nullptr, &RangeSource::read_cb, nullptr) !=
-      ARCHIVE_OK) {
+  if (archive_read_open(a.get(), &source, nullptr, &RangeSource::read_cb, nullptr) != ARCHIVE_OK) {
     return fail("not a readable tar stream");
   }
   // libarchive falls back to reading the bytes as they are when no enabled

@@ -127,8 +127,7 @@ Expected<TarWriter> TarWriter::create(Compression compression, int level, Sink s
     // drops below 2: output stays reproducible across machines.
     const unsigned workers = std::max(threads, 2U);
     const std::string workers_text = std::to_string(workers);
-    if (archive_write_set_filter_option(a, filter, "threads", workers_text.c_str()) !=
-        ARCHIVE_OK) {
+    if (archive_write_set_filter_option(a, filter, "threads", workers_text.c_str()) != ARCHIVE_OK) {
       return impl->failure("setting compression threads");
     }
   }

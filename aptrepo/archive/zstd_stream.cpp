@@ -66,6 +66,8 @@ Expected<void> ZstdStream::write(std::string_view data) {
   return m_impl->pump(data, ZSTD_e_continue);
 }
 
-Expected<void> ZstdStream::finish() { return m_impl->pump({}, ZSTD_e_end); }
+Expected<void> ZstdStream::finish() {
+  return m_impl->pump({}, ZSTD_e_end);
+}
 
 } // namespace aptship::archive

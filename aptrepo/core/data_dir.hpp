@@ -19,6 +19,12 @@ public:
   [[nodiscard]] std::filesystem::path config() const { return m_root / "aptship.toml"; }
   // The GnuPG home holding the signing key.
   [[nodiscard]] std::filesystem::path gnupg() const { return m_root / "gnupg"; }
+  // The package database (SQLite).
+  [[nodiscard]] std::filesystem::path db() const { return m_root / "db" / "aptship.sqlite"; }
+  // The published tree that `aptship serve` serves: pool/, dists/, .gen/.
+  [[nodiscard]] std::filesystem::path public_root() const { return m_root / "public"; }
+  // The file whose flock serializes the operations that change the repository.
+  [[nodiscard]] std::filesystem::path lock() const { return m_root / "lock"; }
 
 private:
   std::filesystem::path m_root;

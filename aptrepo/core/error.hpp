@@ -51,7 +51,7 @@ template <typename... Args>
   do {                                                                                             \
     auto&& aptship_try_result_ = (expr_);                                                          \
     if (!aptship_try_result_) {                                                                    \
-      return tl::unexpected<::aptship::Error>(std::move(aptship_try_result_).error());            \
+      return tl::unexpected<::aptship::Error>(std::move(aptship_try_result_).error());             \
     }                                                                                              \
   } while (false)
 

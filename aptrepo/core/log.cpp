@@ -26,9 +26,13 @@ const char* name(Level level) {
 }
 } // namespace
 
-void set_level(Level level) { g_level.store(level); }
+void set_level(Level level) {
+  g_level.store(level);
+}
 
-Level level() { return g_level.load(); }
+Level level() {
+  return g_level.load();
+}
 
 bool parse_level(std::string_view text, Level& out) {
   for (Level l : {Level::debug, Level::info, Level::warning, Level::error, Level::off}) {

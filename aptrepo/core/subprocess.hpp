@@ -38,10 +38,10 @@ struct SubprocessOptions {
 };
 
 struct SubprocessResult {
-  int exit_code = -1;   // exit status, or 128+signal when killed by a signal
+  int exit_code = -1; // exit status, or 128+signal when killed by a signal
   bool timed_out = false;
-  std::string out;      // captured stdout (Output::capture)
-  std::string err;      // captured stderr (Output::capture)
+  std::string out; // captured stdout (Output::capture)
+  std::string err; // captured stderr (Output::capture)
 
   // True when the child exited with status 0 and did not time out.
   [[nodiscard]] bool ok() const { return exit_code == 0 && !timed_out; }

@@ -322,7 +322,9 @@ Expected<Paragraph> parse_one(std::string_view text, std::string_view source, Co
   return std::move(paragraphs.front());
 }
 
-std::string quoted(std::string_view text) { return "'" + printable(text) + "'"; }
+std::string quoted(std::string_view text) {
+  return "'" + printable(text) + "'";
+}
 
 std::string write(const std::vector<Paragraph>& paragraphs) {
   std::string out;

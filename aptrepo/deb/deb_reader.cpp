@@ -80,7 +80,8 @@ Expected<void> check_layout(const std::vector<archive::ArMember>& members, const
     return make_error("unsupported package format version '{}'",
                       version.substr(0, version.find('\n')));
   }
-  TRY_ASSIGN(archive::Compression c1, archive::compression_of_member(members[1].name, "control.tar"));
+  TRY_ASSIGN(archive::Compression c1,
+             archive::compression_of_member(members[1].name, "control.tar"));
   (void)c1;
   const std::string& data = members[2].name;
   if (data != "data.tar.bz2") {
@@ -158,7 +159,8 @@ Expected<void> read_data(const Fd& fd, const archive::ArMember& member, ListFile
         }
         TRY_ASSIGN(std::string path, check_data_path(entry));
         if (entry.type == EntryType::other) {
-          return make_error("data.tar: '{}' is not a file, directory or link", printable(entry.path));
+          return make_error("data.tar: '{}' is not a file, directory or link",
+                            printable(entry.path));
         }
         if (entry.type == EntryType::hardlink) {
           TarEntry target = entry;

@@ -19,14 +19,14 @@ namespace aptship::deb {
 enum class ListFiles { no, yes };
 
 struct DebContents {
-  std::vector<archive::ArMember> members; // in file order
-  std::string control_member;             // "control.tar.zst"
-  std::string data_member;                // "data.tar.zst"
-  bool has_signature = false;             // an "_gpgorigin" member is present
-  Paragraph control;                      // DEBIAN/control, validated
+  std::vector<archive::ArMember> members;           // in file order
+  std::string control_member;                       // "control.tar.zst"
+  std::string data_member;                          // "data.tar.zst"
+  bool has_signature = false;                       // an "_gpgorigin" member is present
+  Paragraph control;                                // DEBIAN/control, validated
   std::map<std::string, std::string> control_files; // every control.tar file by name
-  std::vector<archive::TarEntry> files;   // data.tar entries (ListFiles::yes)
-  uint64_t size = 0;                      // bytes of the .deb
+  std::vector<archive::TarEntry> files;             // data.tar entries (ListFiles::yes)
+  uint64_t size = 0;                                // bytes of the .deb
 };
 
 // Reads PATH. Verifies the ar layout (debian-binary "2.x", control.tar.*,

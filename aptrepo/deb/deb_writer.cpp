@@ -8,8 +8,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <set>
 #include <thread>
@@ -177,14 +177,14 @@ Expected<std::set<std::string>> check_conffiles(std::string_view text, const Tre
     }
     if (remove_on_upgrade) {
       if (all_paths.count(line) != 0) {
-        problems.add(fmt::format("{}: '{}' is marked remove-on-upgrade but is in the package",
-                                 where, line));
+        problems.add(
+            fmt::format("{}: '{}' is marked remove-on-upgrade but is in the package", where, line));
       }
       continue;
     }
     if (files.count(line) == 0) {
-      problems.add(fmt::format("{}: conffile '{}' is not a regular file in the package", where,
-                               line));
+      problems.add(
+          fmt::format("{}: conffile '{}' is not a regular file in the package", where, line));
       continue;
     }
     if (!conffiles.insert(std::string(line)).second) {

@@ -49,9 +49,7 @@ public:
   }
 
 private:
-  int64_t clamp(int64_t mtime) const {
-    return m_clamp && mtime > *m_clamp ? *m_clamp : mtime;
-  }
+  int64_t clamp(int64_t mtime) const { return m_clamp && mtime > *m_clamp ? *m_clamp : mtime; }
 
   static uint64_t kib(uint64_t bytes) { return (bytes + 1023) / 1024; }
 
@@ -102,8 +100,7 @@ private:
       e.tar.link_target = std::move(target);
       m_tree.installed_size_kib += kib(e.tar.link_target.size());
     } else {
-      return make_error("{}: only regular files, directories and symlinks can be packed",
-                        shown);
+      return make_error("{}: only regular files, directories and symlinks can be packed", shown);
     }
     m_tree.entries.push_back(std::move(e));
     return {};

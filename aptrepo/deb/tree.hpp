@@ -24,7 +24,7 @@ struct TreeEntry {
 };
 
 struct Tree {
-  std::vector<TreeEntry> entries; // "./" first, then depth-first, names sorted bytewise
+  std::vector<TreeEntry> entries;  // "./" first, then depth-first, names sorted bytewise
   uint64_t installed_size_kib = 0; // computed as dpkg-gencontrol does
 };
 

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "aptrepo/core/error.hpp"
@@ -31,7 +32,9 @@ struct AppResponse {
 };
 
 // Answers AppRequests for paths under the prefixes it was registered for;
-// returns nothing to let the server answer 404.
+// returns nothing to let the server answer 404. Called on the server's
+// threads, several at once: it must be thread-safe. An exception it throws
+// becomes a 500 and an error log line.
 using AppHandler = std::function<std::optional<AppResponse>(const AppRequest&)>;
 
 struct ServeOptions {
@@ -48,6 +51,9 @@ struct ServeOptions {
   std::chrono::seconds idle_timeout{60};   // keep-alive connection with no request
   std::chrono::seconds request_timeout{30}; // whole request head must arrive in this
   bool access_log = true; // one line per request on stderr via aptship::log
+  // Also receives each access log line ("CLIENT METHOD TARGET STATUS BYTES
+  // DURATION"), whatever access_log says; called on the server's threads.
+  std::function<void(std::string_view line)> access_log_hook;
 };
 
 class Server {
@@ -57,7 +63,8 @@ public:
   virtual ~Server() = default;
   // The bound port (useful with port 0).
   [[nodiscard]] virtual uint16_t port() const = 0;
-  // Stops accepting, closes connections, joins the threads.
+  // Stops accepting, closes connections, joins the threads; idempotent.
+  // Not to be called from a server thread (the application handler).
   virtual void stop() = 0;
   // Blocks until stop() is called or SIGINT/SIGTERM arrives.
   virtual void wait() = 0;

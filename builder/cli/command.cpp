@@ -41,6 +41,8 @@ int run(int argc, char** argv) {
   add_init_command(app, ctx);
   add_key_commands(app, ctx);
   add_pack_command(app, ctx);
+  add_repo_commands(app, ctx);
+  add_serve_command(app, ctx);
 
   try {
     app.parse(argc, argv);

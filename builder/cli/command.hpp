@@ -30,6 +30,8 @@ void set_action(CLI::App* cmd, Context& ctx, std::function<Expected<void>()> bod
 void add_init_command(CLI::App& app, Context& ctx);
 void add_key_commands(CLI::App& app, Context& ctx);
 void add_pack_command(CLI::App& app, Context& ctx);
+void add_repo_commands(CLI::App& app, Context& ctx);
+void add_serve_command(CLI::App& app, Context& ctx);
 
 // Parses ARGV, runs the chosen command and returns the process exit code.
 int run(int argc, char** argv);

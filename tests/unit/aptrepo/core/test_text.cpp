@@ -4,7 +4,9 @@
 
 using aptship::printable;
 
-TEST_CASE("printable keeps ordinary text") { CHECK(printable("./usr/bin/a b") == "./usr/bin/a b"); }
+TEST_CASE("printable keeps ordinary text") {
+  CHECK(printable("./usr/bin/a b") == "./usr/bin/a b");
+}
 
 TEST_CASE("printable escapes control bytes onto one line") {
   CHECK(printable("two\nlines") == "two\\nlines");
