@@ -20,9 +20,9 @@ namespace aptship::serve {
 
 // A request the static tree does not answer, passed to the application.
 struct AppRequest {
-  std::string path;  // decoded path, e.g. "/api/v1/packages"
+  std::string path;                         // decoded path, e.g. "/api/v1/packages"
   std::map<std::string, std::string> query; // decoded query parameters
-  std::string host;  // the Host header ("" if absent)
+  std::string host;                         // the Host header ("" if absent)
 };
 
 struct AppResponse {
@@ -48,9 +48,9 @@ struct ServeOptions {
   std::vector<std::string> trusted_proxies;
   unsigned threads = 0; // 0 = one per core
   size_t max_header_bytes = 16 * 1024;
-  std::chrono::seconds idle_timeout{60};   // keep-alive connection with no request
+  std::chrono::seconds idle_timeout{60};    // keep-alive connection with no request
   std::chrono::seconds request_timeout{30}; // whole request head must arrive in this
-  bool access_log = true; // one line per request on stderr via aptship::log
+  bool access_log = true;                   // one line per request on stderr via aptship::log
   // Also receives each access log line ("CLIENT METHOD TARGET STATUS BYTES
   // DURATION"), whatever access_log says; called on the server's threads.
   std::function<void(std::string_view line)> access_log_hook;
