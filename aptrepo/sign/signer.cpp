@@ -192,8 +192,15 @@ struct Signer::Impl {
   std::filesystem::path home; // absolute, so a later chdir does not move it
   std::string display;        // as the caller named it, for messages
 
+  // The signing key once found: each lookup starts a gpg process, and a
+  // publish signs twice, so it is looked up once per Signer.
+  mutable std::mutex key_mutex;
+  mutable KeyPtr cached_key;
+
   [[nodiscard]] Expected<ContextPtr> context() const;
   [[nodiscard]] Expected<std::vector<KeyPtr>> secret_keys(gpgme_ctx_t ctx) const;
+  [[nodiscard]] Expected<KeyPtr> find_signing_key(gpgme_ctx_t ctx) const;
+  // The checked signing key, cached after the first lookup.
   [[nodiscard]] Expected<KeyPtr> signing_key(gpgme_ctx_t ctx) const;
   [[nodiscard]] Expected<std::string> sign(gpgme_data_t input, gpgme_sig_mode_t mode,
                                            Armor armor) const;
@@ -248,6 +255,17 @@ Expected<std::vector<KeyPtr>> Signer::Impl::secret_keys(gpgme_ctx_t ctx) const {
 }
 
 Expected<KeyPtr> Signer::Impl::signing_key(gpgme_ctx_t ctx) const {
+  std::lock_guard lock(key_mutex);
+  if (!cached_key) {
+    TRY_ASSIGN(cached_key, find_signing_key(ctx));
+  }
+  // gpgme keys are reference-counted and immutable: one can serve every
+  // context and thread.
+  gpgme_key_ref(cached_key.get());
+  return KeyPtr(cached_key.get());
+}
+
+Expected<KeyPtr> Signer::Impl::find_signing_key(gpgme_ctx_t ctx) const {
   TRY_ASSIGN(std::vector<KeyPtr> keys, secret_keys(ctx));
   if (keys.empty()) {
     return make_error("no signing key in {}", display);
