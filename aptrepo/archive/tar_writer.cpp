@@ -26,6 +26,8 @@ struct TarWriter::Impl {
   Sink sink;
   // zstd is compressed here rather than by a libarchive filter.
   std::optional<ZstdStream> zstd;
+  // Uncompressed tar bytes handed to zstd, to pad the last record.
+  uint64_t zstd_input = 0;
   // The sink's error, kept because libarchive only sees "-1".
   std::optional<Error> sink_error;
   bool finished = false;
@@ -89,7 +91,15 @@ Expected<TarWriter> TarWriter::create(Compression compression, int level, Sink s
   case Compression::zstd: {
     TRY_ASSIGN(ZstdStream stream, ZstdStream::create(level, threads, std::move(impl->sink)));
     impl->zstd.emplace(std::move(stream));
-    impl->sink = [z = &*impl->zstd](std::string_view data) { return z->write(data); };
+    impl->sink = [z = &*impl->zstd, count = &impl->zstd_input](std::string_view data) {
+      *count += data.size();
+      return z->write(data);
+    };
+    // libarchive then passes file data straight through instead of copying
+    // it into 10 KiB records first; the last record is padded in finish().
+    if (archive_write_set_bytes_per_block(a, 0) != ARCHIVE_OK) {
+      return impl->failure("setting the block size");
+    }
     rc = archive_write_add_filter_none(a);
     break;
   }
@@ -202,6 +212,11 @@ Expected<void> TarWriter::finish() {
     return m_impl->failure("finishing the tar stream");
   }
   if (m_impl->zstd) {
+    // GNU tar's records are 10 KiB: the stream ends on a record boundary,
+    // as dpkg-deb's does.
+    constexpr uint64_t k_record = 10240;
+    const uint64_t tail = (k_record - m_impl->zstd_input % k_record) % k_record;
+    TRY(m_impl->zstd->write(std::string(tail, '\0')));
     TRY(m_impl->zstd->finish());
   }
   return {};

@@ -1,0 +1,319 @@
+#include "aptrepo/index/pool.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <mutex>
+#include <set>
+#include <system_error>
+#include <vector>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace aptship::index {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// Package files are read by the server and by mirrors, not only by the
+// user who adds them (the umask still applies, as for any file).
+constexpr mode_t k_pool_file_mode = 0644;
+constexpr size_t k_copy_buffer = 256 * 1024;
+// Up to this many new files are fsynced one by one; more take one syncfs.
+constexpr size_t k_max_fsyncs = 32;
+
+// Reads SOURCE from its first byte (pread: the descriptor's offset is left
+// alone, so that it can be shared) into the hasher and, if given, OUT.
+Expected<PoolCopy> copy_and_hash(const Fd& source, const Fd* out, const std::string& shown) {
+  std::vector<char> buffer(k_copy_buffer);
+  MultiHasher hasher;
+  uint64_t total = 0;
+  for (;;) {
+    ssize_t n = ::pread(source.get(), buffer.data(), buffer.size(), static_cast<off_t>(total));
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      return errno_error(fmt::format("reading the source of {}", shown), errno);
+    }
+    if (n == 0) {
+      break;
+    }
+    std::string_view chunk(buffer.data(), static_cast<size_t>(n));
+    hasher.update(chunk);
+    if (out != nullptr) {
+      TRY_CTX(out->write_all(chunk), fmt::format("writing {}", shown));
+    }
+    total += static_cast<uint64_t>(n);
+  }
+  PoolCopy copy;
+  copy.digests = hasher.finish();
+  copy.size = total;
+  return copy;
+}
+
+} // namespace
+
+// The files and folders of the current batch, shared by the copying threads.
+struct Pool::Batch {
+  mutable std::mutex mutex;
+  std::set<fs::path> known_dirs;   // folders known to exist
+  std::vector<fs::path> made_dirs; // folders this batch made, parents first
+  std::set<std::string> files;     // files this batch wrote ("pool/...")
+};
+
+std::string pool_prefix(std::string_view name) {
+  if (name.starts_with("lib") && name.size() > 3) {
+    return std::string(name.substr(0, 4));
+  }
+  return std::string(name.substr(0, 1));
+}
+
+std::string pool_filename(std::string_view component, std::string_view name,
+                          std::string_view version, std::string_view architecture) {
+  std::string escaped;
+  escaped.reserve(version.size() + 2);
+  for (char c : version) {
+    if (c == ':') {
+      escaped += "%3a";
+    } else {
+      escaped += c;
+    }
+  }
+  return fmt::format("pool/{}/{}/{}/{}_{}_{}.deb", component, pool_prefix(name), name, name,
+                     escaped, architecture);
+}
+
+Pool::Pool(fs::path root) : m_root(std::move(root)), m_batch(std::make_unique<Batch>()) {}
+Pool::Pool(Pool&&) noexcept = default;
+
+Pool& Pool::operator=(Pool&& other) noexcept {
+  if (this != &other) {
+    rollback();
+    m_root = std::move(other.m_root);
+    m_batch = std::move(other.m_batch);
+  }
+  return *this;
+}
+
+Pool::~Pool() {
+  rollback();
+}
+
+Expected<void> Pool::make_parents(const fs::path& path) {
+  std::vector<fs::path> missing;
+  {
+    std::lock_guard lock(m_batch->mutex);
+    for (fs::path dir = path.parent_path(); !dir.empty() && dir != m_root.parent_path();
+         dir = dir.parent_path()) {
+      if (m_batch->known_dirs.count(dir) != 0) {
+        break;
+      }
+      missing.push_back(dir);
+    }
+  }
+  for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
+    bool made = ::mkdir(it->c_str(), 0755) == 0;
+    if (!made && errno != EEXIST) {
+      return errno_error(fmt::format("creating {}", it->string()), errno);
+    }
+    std::lock_guard lock(m_batch->mutex);
+    if (made) {
+      m_batch->made_dirs.push_back(*it);
+    }
+    m_batch->known_dirs.insert(*it);
+  }
+  return {};
+}
+
+Expected<PoolCopy> Pool::copy_new(const Fd& source, const std::string& filename) {
+  fs::path target = m_root / filename;
+  TRY(make_parents(target));
+  // O_EXCL: an existing file is never opened for writing, let alone
+  // truncated; whoever added it decides what it is.
+  int raw = ::open(target.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, k_pool_file_mode);
+  if (raw < 0) {
+    if (errno != EEXIST) {
+      return errno_error(fmt::format("creating {}", target.string()), errno);
+    }
+    return copy_and_hash(source, nullptr, target.string());
+  }
+  Fd out(raw);
+  {
+    std::lock_guard lock(m_batch->mutex);
+    m_batch->files.insert(filename);
+  }
+  TRY_ASSIGN(PoolCopy copy, copy_and_hash(source, &out, target.string()));
+  // Start writeback now, so that the sync at the end of the batch finds
+  // little left to do; this does not wait.
+  ::sync_file_range(out.get(), 0, 0, SYNC_FILE_RANGE_WRITE);
+  TRY_CTX(out.close(), fmt::format("writing {}", target.string()));
+  copy.created = true;
+  return copy;
+}
+
+Expected<PoolCopy> Pool::copy_replace(const Fd& source, const std::string& filename) {
+  fs::path target = m_root / filename;
+  TRY(make_parents(target));
+  std::string temp = fmt::format("{}.tmp.{}", target.string(), ::getpid());
+  int raw = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, k_pool_file_mode);
+  if (raw < 0) {
+    return errno_error(fmt::format("creating {}", temp), errno);
+  }
+  Fd out(raw);
+  auto copied = copy_and_hash(source, &out, target.string());
+  auto closed = out.close();
+  if (!copied || !closed) {
+    ::unlink(temp.c_str());
+    return copied ? tl::unexpected(closed.error()) : tl::unexpected(copied.error());
+  }
+  if (::rename(temp.c_str(), target.c_str()) != 0) {
+    int err = errno;
+    ::unlink(temp.c_str());
+    return errno_error(fmt::format("renaming into {}", target.string()), err);
+  }
+  {
+    std::lock_guard lock(m_batch->mutex);
+    m_batch->files.insert(filename);
+  }
+  copied->created = true;
+  return copied;
+}
+
+bool Pool::created(const std::string& filename) const {
+  std::lock_guard lock(m_batch->mutex);
+  return m_batch->files.count(filename) != 0;
+}
+
+Expected<void> Pool::discard(const std::string& filename) {
+  {
+    std::lock_guard lock(m_batch->mutex);
+    if (m_batch->files.erase(filename) == 0) {
+      return {};
+    }
+  }
+  fs::path target = m_root / filename;
+  if (::unlink(target.c_str()) != 0 && errno != ENOENT) {
+    return errno_error(fmt::format("removing {}", target.string()), errno);
+  }
+  // The folders made for it go too, unless something else went in since.
+  std::lock_guard lock(m_batch->mutex);
+  auto& made = m_batch->made_dirs;
+  for (fs::path dir = target.parent_path();; dir = dir.parent_path()) {
+    auto it = std::find(made.begin(), made.end(), dir);
+    if (it == made.end() || ::rmdir(dir.c_str()) != 0) {
+      break;
+    }
+    made.erase(it);
+    m_batch->known_dirs.erase(dir);
+  }
+  return {};
+}
+
+Expected<void> Pool::sync() {
+  std::vector<fs::path> files;
+  std::vector<fs::path> dirs;
+  {
+    std::lock_guard lock(m_batch->mutex);
+    for (const auto& name : m_batch->files) {
+      files.push_back(m_root / name);
+    }
+    dirs = m_batch->made_dirs;
+  }
+  if (files.empty()) {
+    return {};
+  }
+  if (files.size() > k_max_fsyncs) {
+    TRY_ASSIGN(Fd fd, Fd::open(m_root, O_RDONLY | O_DIRECTORY));
+    if (::syncfs(fd.get()) != 0) {
+      return errno_error(fmt::format("syncing the file system of {}", m_root.string()), errno);
+    }
+    return {};
+  }
+  // A few files: syncfs would also wait for every other writer's data on
+  // the file system. The folders holding new entries are synced too: each
+  // file's own, and the parents of folders made for them.
+  std::set<fs::path> to_sync;
+  for (const fs::path& file : files) {
+    TRY_ASSIGN(Fd fd, Fd::open(file, O_RDONLY));
+    TRY_CTX(fd.sync(), file.string());
+    to_sync.insert(file.parent_path());
+  }
+  for (const fs::path& dir : dirs) {
+    to_sync.insert(dir.parent_path());
+  }
+  for (const fs::path& dir : to_sync) {
+    TRY(sync_directory(dir));
+  }
+  return {};
+}
+
+void Pool::keep() {
+  std::lock_guard lock(m_batch->mutex);
+  m_batch->files.clear();
+  m_batch->made_dirs.clear();
+}
+
+void Pool::rollback() noexcept {
+  if (!m_batch) {
+    return;
+  }
+  std::lock_guard lock(m_batch->mutex);
+  for (const auto& name : m_batch->files) {
+    ::unlink((m_root / name).c_str());
+  }
+  m_batch->files.clear();
+  for (auto it = m_batch->made_dirs.rbegin(); it != m_batch->made_dirs.rend(); ++it) {
+    ::rmdir(it->c_str());
+    m_batch->known_dirs.erase(*it);
+  }
+  m_batch->made_dirs.clear();
+}
+
+bool Pool::contains(const std::string& filename) const {
+  struct stat st {};
+  return ::stat((m_root / filename).c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+Expected<std::vector<std::string>> Pool::files() const {
+  std::vector<std::string> out;
+  fs::path pool = m_root / "pool";
+  std::error_code ec;
+  if (!fs::exists(pool, ec)) {
+    return out;
+  }
+  fs::recursive_directory_iterator it(pool, ec);
+  for (; !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (it->is_regular_file(ec)) {
+      out.push_back(it->path().lexically_relative(m_root).generic_string());
+    }
+  }
+  if (ec) {
+    return errno_error(fmt::format("reading {}", pool.string()), ec.value());
+  }
+  return out;
+}
+
+Expected<void> Pool::remove(const std::string& filename) {
+  fs::path target = m_root / filename;
+  if (::unlink(target.c_str()) != 0 && errno != ENOENT) {
+    return errno_error(fmt::format("removing {}", target.string()), errno);
+  }
+  // Empty folders would pile up as packages come and go; a folder still
+  // holding something simply stays (rmdir fails with ENOTEMPTY).
+  fs::path pool = m_root / "pool";
+  std::lock_guard lock(m_batch->mutex);
+  for (fs::path dir = target.parent_path();
+       dir != pool && dir.string().size() > pool.string().size(); dir = dir.parent_path()) {
+    if (::rmdir(dir.c_str()) != 0) {
+      break;
+    }
+    m_batch->known_dirs.erase(dir);
+  }
+  return {};
+}
+
+} // namespace aptship::index
