@@ -31,18 +31,27 @@ struct TarWriter::Impl {
   // The sink's error, kept because libarchive only sees "-1".
   std::optional<Error> sink_error;
   bool finished = false;
+  // Set while an unfinished stream is torn down: its last output is dropped.
+  bool discard = false;
 
   ~Impl() {
-    // archive_write_free would flush an unfinished stream through write_cb
-    // into a sink that is being torn down; an abandoned stream writes nothing.
+    // Freeing an unfinished stream flushes it through write_cb; that must
+    // happen while the sink and compressor still exist (members are
+    // destroyed after this body), and the output of an abandoned stream
+    // goes nowhere. Closing (rather than archive_write_fail) lets every
+    // filter release its memory.
     if (archive && !finished) {
-      archive_write_fail(archive.get());
+      discard = true;
+      archive.reset();
     }
   }
 
   static la_ssize_t write_cb(struct archive* /*a*/, void* client, const void* buffer,
                              size_t length) {
     auto* self = static_cast<Impl*>(client);
+    if (self->discard) {
+      return static_cast<la_ssize_t>(length);
+    }
     auto result = self->sink(std::string_view(static_cast<const char*>(buffer), length));
     if (!result) {
       self->sink_error = result.error();
