@@ -355,10 +355,6 @@ Expected<std::vector<PackageRecord>> Database::unlisted_packages() {
 
 Expected<bool> Database::add_membership(std::string_view suite, std::string_view component,
                                         int64_t package_id, int64_t added_at) {
-  TRY_ASSIGN(Statement suite_stmt,
-             prepare("INSERT INTO suites (name) VALUES (?1) ON CONFLICT DO NOTHING"));
-  suite_stmt.bind(1, suite);
-  TRY(suite_stmt.run());
   TRY_ASSIGN(Statement stmt,
              prepare("INSERT INTO memberships (suite, component, package_id, added_at) "
                      "VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING"));

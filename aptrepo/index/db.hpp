@@ -99,7 +99,9 @@ public:
   // Packages no suite lists (stanzas not loaded).
   [[nodiscard]] Expected<std::vector<PackageRecord>> unlisted_packages();
 
-  // Lists package ID in SUITE/COMPONENT; false if it already was.
+  // Lists package ID in SUITE/COMPONENT; false if it already was. The
+  // caller records a changed suite with mark_dirty(), which also makes it
+  // one of suites().
   [[nodiscard]] Expected<bool> add_membership(std::string_view suite, std::string_view component,
                                               int64_t package_id, int64_t added_at);
   // Removes package ID from SUITE/COMPONENT.
@@ -119,7 +121,7 @@ public:
   // The pool file names some suite lists.
   [[nodiscard]] Expected<std::set<std::string>> listed_filenames();
 
-  // Every suite that has ever listed a package or been published.
+  // Every suite that has ever been marked dirty or published.
   [[nodiscard]] Expected<std::vector<std::string>> suites();
   // Records that SUITE changed and needs publishing.
   [[nodiscard]] Expected<void> mark_dirty(std::string_view suite);

@@ -581,7 +581,9 @@ Expected<AddResult> Repository::add(const AddRequest& request) {
                m_db.add_membership(request.suite, request.component, record.id, added_at));
     (added ? result.added : result.already_listed).push_back(std::move(m));
   }
+  log::debug("add: {} rows written in {} ms", plans.size(), watch.lap());
   TRY_ASSIGN(result.pruned, apply_retention(request.suite, result.added));
+  log::debug("add: retention applied in {} ms", watch.lap());
   bool changed = !result.added.empty();
   if (changed) {
     TRY(m_db.mark_dirty(request.suite));
@@ -589,6 +591,12 @@ Expected<AddResult> Repository::add(const AddRequest& request) {
   TRY(tx.commit());
   batch.keep();
   log::debug("add: database committed in {} ms", watch.lap());
+  // The publish below reads every stanza of the suite again; the batch's
+  // own copies are not needed any more.
+  known.clear();
+  batch_versions.clear();
+  std::vector<Plan>().swap(plans);
+  std::vector<Item>().swap(items);
 
   if (changed) {
     TRY_ASSIGN(PublishedSuite published, publish_committed(request.suite));

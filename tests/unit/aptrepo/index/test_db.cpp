@@ -139,6 +139,8 @@ TEST_CASE("db: memberships list packages in suites and components", "[db]") {
   REQUIRE(db.add_membership("stable", "main", hello2, 101));
   REQUIRE(db.add_membership("stable", "contrib", app, 102));
   REQUIRE(db.add_membership("testing", "main", hello2, 103));
+  REQUIRE(db.mark_dirty("stable"));
+  REQUIRE(db.mark_dirty("testing"));
 
   auto stable = db.memberships("stable");
   REQUIRE(stable);
