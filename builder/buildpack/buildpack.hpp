@@ -1,0 +1,50 @@
+#pragma once
+
+// Runs Heroku-style (v2a) buildpacks on an application tree:
+// bin/detect, bin/compile, bin/release, `export` chaining, .profile.d.
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "aptrepo/core/error.hpp"
+
+namespace aptship::buildpack {
+
+// Where buildpacks come from and where their runs happen.
+struct BuildRequest {
+  std::string app;                      // app name, used for the /opt/APP install path
+  std::filesystem::path source_dir;     // the exported tree (not modified)
+  std::filesystem::path install_dir;    // where the slug must end up: /opt/APP
+  std::filesystem::path work_dir;       // scratch space, owned by the caller
+  std::filesystem::path cache_dir;      // CACHE_DIR, kept between builds of this app
+  std::filesystem::path builtin_dir;    // the built-in buildpacks (buildpacks/ or /usr/share/aptship/buildpacks)
+  std::filesystem::path clone_cache;    // where git buildpacks are cloned and cached
+  std::map<std::string, std::string> env; // the app's config, written to ENV_DIR
+  std::chrono::seconds timeout{1800};   // for the whole build
+  // Receives the build's output line by line, in order, as it happens
+  // (already formatted Heroku-style: "-----> ..." and indented lines).
+  std::function<void(std::string_view line)> output;
+};
+
+struct BuildResult {
+  std::vector<std::string> buildpacks;                  // what ran, in order
+  std::map<std::string, std::string> process_types;     // Procfile over default_process_types
+  std::vector<std::string> process_order;               // process_types keys in Procfile order
+  std::map<std::string, std::string> config_vars;       // from bin/release
+  std::vector<std::string> depends;                     // runtime Depends the buildpacks declared
+  std::filesystem::path slug_dir;                       // the built tree, to be staged as /opt/APP
+};
+
+// Selects the buildpacks (BUILDPACK_URL in env, then .buildpacks, then
+// app.json "buildpacks", then detection over the built-ins) and runs them.
+// A failing detect/compile/release, a timeout or an unusable buildpack is
+// an error whose message names the buildpack and step; the output callback
+// has already shown the build's own lines.
+[[nodiscard]] Expected<BuildResult> run_buildpacks(const BuildRequest& request);
+
+} // namespace aptship::buildpack
