@@ -86,6 +86,12 @@ void AtomicFile::discard() noexcept {
   }
 }
 
+Fd AtomicFile::abandon() noexcept {
+  Fd fd = std::move(m_fd);
+  discard();
+  return fd;
+}
+
 Expected<void> AtomicFile::write(std::string_view data) {
   TRY_CTX(m_fd.write_all(data), m_temp.string());
   return {};

@@ -31,6 +31,9 @@ public:
   [[nodiscard]] const std::filesystem::path& temp_path() const { return m_temp; }
   // Appends DATA.
   [[nodiscard]] Expected<void> write(std::string_view data);
+  // Gives up the file: its temporary name is removed and its still open
+  // descriptor returned, for reading back what was written.
+  [[nodiscard]] Fd abandon() noexcept;
   // fsyncs, closes, renames over the final path and fsyncs the directory.
   [[nodiscard]] Expected<void> commit();
 

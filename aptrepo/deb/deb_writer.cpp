@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <optional>
 #include <set>
 #include <thread>
 #include <unordered_map>
@@ -214,7 +216,10 @@ Expected<Fd> unnamed_temp_file(const std::filesystem::path& dir) {
   return Fd(fd);
 }
 
-// Buffers small writes from the compressor into large ones.
+// Buffers small writes from the compressor into large ones, and starts
+// the kernel's writeback of what it wrote every k_writeback_step bytes, so
+// that the disk works while the compressor does and the final fsync (or the
+// range insertion, which flushes first) has little left to wait for.
 class BufferedWriter {
 public:
   explicit BufferedWriter(const Fd& fd) : m_fd(fd) { m_buffer.reserve(k_read_buffer); }
@@ -225,6 +230,7 @@ public:
     if (data.size() >= k_read_buffer) {
       TRY(m_fd.write_all(data));
       m_written += data.size();
+      start_writeback();
       return {};
     }
     m_buffer.append(data);
@@ -234,14 +240,27 @@ public:
     TRY(m_fd.write_all(m_buffer));
     m_written += m_buffer.size();
     m_buffer.clear();
+    start_writeback();
     return {};
   }
   [[nodiscard]] uint64_t written() const { return m_written + m_buffer.size(); }
 
 private:
+  static constexpr uint64_t k_writeback_step = 32 << 20;
+  void start_writeback() {
+    if (m_written - m_writeback_from >= k_writeback_step) {
+      // Only a hint: a failure here shows up again, and is reported, at
+      // the fsync of commit().
+      (void)sync_file_range(m_fd.get(), static_cast<off_t>(m_writeback_from),
+                            static_cast<off_t>(m_written - m_writeback_from),
+                            SYNC_FILE_RANGE_WRITE);
+      m_writeback_from = m_written;
+    }
+  }
   const Fd& m_fd;
   std::string m_buffer;
   uint64_t m_written = 0;
+  uint64_t m_writeback_from = 0;
 };
 
 // Streams one regular file into the tar while MD5 hashes the same buffers
@@ -423,7 +442,7 @@ Expected<void> copy_range(const Fd& from, uint64_t size, const Fd& to) {
 // The bytes debsigs signs: the contents of debian-binary, control.tar.* and
 // data.tar.* in that order, without their ar headers.
 ByteReader signed_bytes(std::string_view binary, std::string_view control, const Fd& data,
-                        uint64_t data_size) {
+                        uint64_t data_start, uint64_t data_size) {
   struct State {
     std::string_view parts[2];
     size_t part = 0;
@@ -432,7 +451,7 @@ ByteReader signed_bytes(std::string_view binary, std::string_view control, const
   auto state = std::make_shared<State>();
   state->parts[0] = binary;
   state->parts[1] = control;
-  return [state, &data, data_size](void* buffer, size_t size) -> ssize_t {
+  return [state, &data, data_start, data_size](void* buffer, size_t size) -> ssize_t {
     while (state->part < 2) {
       std::string_view& p = state->parts[state->part];
       if (p.empty()) {
@@ -450,7 +469,7 @@ ByteReader signed_bytes(std::string_view binary, std::string_view control, const
     size_t want = static_cast<size_t>(std::min<uint64_t>(size, data_size - state->data_offset));
     ssize_t n = 0;
     do {
-      n = pread(data.get(), buffer, want, static_cast<off_t>(state->data_offset));
+      n = pread(data.get(), buffer, want, static_cast<off_t>(data_start + state->data_offset));
     } while (n < 0 && errno == EINTR);
     if (n > 0) {
       state->data_offset += static_cast<uint64_t>(n);
@@ -460,6 +479,71 @@ ByteReader signed_bytes(std::string_view binary, std::string_view control, const
     }
     return n;
   };
+}
+
+// The bytes before data.tar's contents: the ar magic, debian-binary, the
+// control member and data.tar's header.
+Expected<std::string> package_head(std::string_view binary, std::string_view control_tar,
+                                   std::string_view ext, uint64_t data_size, int64_t mtime) {
+  std::string head(archive::k_ar_magic);
+  TRY_ASSIGN(std::string h1, archive::ar_header("debian-binary", binary.size(), mtime));
+  TRY_ASSIGN(std::string h2,
+             archive::ar_header("control.tar" + std::string(ext), control_tar.size(), mtime));
+  TRY_ASSIGN(std::string h3, archive::ar_header("data.tar" + std::string(ext), data_size, mtime));
+  head += h1;
+  head += binary;
+  head += h2;
+  head += control_tar;
+  head += archive::ar_padding(control_tar.size());
+  head += h3;
+  return head;
+}
+
+// The size of everything package_head() puts around the control member.
+constexpr uint64_t k_head_overhead =
+    archive::k_ar_magic.size() + 3 * archive::k_ar_header_size + 4 /* "2.0\n" */;
+
+// Range insertion works in whole filesystem blocks; 4 KiB is a multiple of
+// the block size of every common Linux filesystem.
+constexpr uint64_t k_insert_unit = 4096;
+
+// Pads the zstd-compressed CONTROL_TAR with a skippable frame (RFC 8878
+// section 3.1.2, which every zstd decoder passes over) so that the package
+// head is a whole number of k_insert_unit. Done for every zstd package,
+// whatever the filesystem, so the bytes do not depend on where they were
+// written. Costs at most 4 KiB.
+void pad_for_insertion(std::string& control_tar) {
+  constexpr uint64_t k_frame_header = 8;
+  const uint64_t unpadded = k_head_overhead + control_tar.size() + k_frame_header;
+  const uint64_t head = (unpadded + k_insert_unit - 1) / k_insert_unit * k_insert_unit;
+  const auto payload = static_cast<uint32_t>(head - unpadded);
+  const uint32_t magic = 0x184D2A50;
+  for (uint32_t word : {magic, payload}) {
+    for (int i = 0; i < 4; ++i) {
+      control_tar.push_back(static_cast<char>((word >> (8 * i)) & 0xFF));
+    }
+  }
+  control_tar.append(payload, '\0');
+}
+
+// Puts HEAD in front of the data already in FD by inserting whole blocks at
+// offset 0, so data.tar, the bulk of the package, is written only once.
+// False when the filesystem cannot insert ranges.
+Expected<bool> insert_head(const Fd& fd, std::string_view head) {
+  if (head.size() % k_insert_unit != 0) {
+    return false;
+  }
+  if (fallocate(fd.get(), FALLOC_FL_INSERT_RANGE, 0, static_cast<off_t>(head.size())) != 0) {
+    if (errno == EOPNOTSUPP || errno == EINVAL || errno == ENOSYS) {
+      return false;
+    }
+    return errno_error("making room for the package head", errno);
+  }
+  TRY(fd.pwrite_all(head, 0));
+  if (lseek(fd.get(), 0, SEEK_END) < 0) {
+    return errno_error("seeking to the end of the package", errno);
+  }
+  return true;
 }
 
 } // namespace
@@ -507,8 +591,17 @@ Expected<PackResult> pack(const std::filesystem::path& dir, const std::filesyste
   const std::filesystem::path out_dir =
       output.has_parent_path() ? output.parent_path() : std::filesystem::path(".");
   TRY_ASSIGN(AtomicFile out, AtomicFile::create(output, 0644));
-  TRY_ASSIGN(Fd data_tmp, unnamed_temp_file(out_dir));
-  TRY_ASSIGN(DataResult data, write_data_tar(dir, tree, conffiles, data_tmp, options, threads));
+  // zstd packages get their data.tar written straight into the output and
+  // the head inserted in front of it afterwards (see insert_head); other
+  // compressions, and filesystems that cannot insert, go through a
+  // temporary file that is copied in.
+  const bool in_place = options.compression == archive::Compression::zstd;
+  std::optional<Fd> data_tmp;
+  if (!in_place) {
+    TRY_ASSIGN(data_tmp, unnamed_temp_file(out_dir));
+  }
+  const Fd& data_fd = in_place ? out.fd() : *data_tmp;
+  TRY_ASSIGN(DataResult data, write_data_tar(dir, tree, conffiles, data_fd, options, threads));
 
   control.set_after("Installed-Size", std::to_string(tree.installed_size_kib), "Maintainer");
   control_it->content = control.to_string();
@@ -522,26 +615,41 @@ Expected<PackResult> pack(const std::filesystem::path& dir, const std::filesyste
   const std::string version(*control.get("Version"));
   const std::string architecture(*control.get("Architecture"));
   TRY_ASSIGN(std::string control_tar, write_control_tar(std::move(control_files), options));
+  if (in_place) {
+    pad_for_insertion(control_tar);
+  }
 
   const std::string ext(archive::extension(options.compression));
   const std::string_view binary = "2.0\n";
-  std::string head(archive::k_ar_magic);
-  TRY_ASSIGN(std::string h1, archive::ar_header("debian-binary", binary.size(), now));
-  TRY_ASSIGN(std::string h2, archive::ar_header("control.tar" + ext, control_tar.size(), now));
-  TRY_ASSIGN(std::string h3, archive::ar_header("data.tar" + ext, data.size, now));
-  head += h1;
-  head += binary;
-  head += h2;
-  head += control_tar;
-  head += archive::ar_padding(control_tar.size());
-  head += h3;
-  TRY(out.write(head));
-  TRY(copy_range(data_tmp, data.size, out.fd()));
+  TRY_ASSIGN(const std::string head, package_head(binary, control_tar, ext, data.size, now));
+  // Where data.tar's bytes are, and in which file, once the head is placed.
+  const Fd* data_source = &out.fd();
+  uint64_t data_start = head.size();
+  bool placed = false;
+  if (in_place) {
+    TRY_ASSIGN(placed, insert_head(out.fd(), head));
+    if (!placed) {
+      // The data went into the output file, which now becomes the
+      // temporary copy source for a fresh output file.
+      data_tmp = out.abandon();
+      data_source = &*data_tmp;
+      data_start = 0;
+      TRY_ASSIGN(out, AtomicFile::create(output, 0644));
+    }
+  } else {
+    data_source = &*data_tmp;
+    data_start = 0;
+  }
+  if (!placed) {
+    TRY(out.write(head));
+    TRY(copy_range(*data_source, data.size, out.fd()));
+    data_source = &*data_tmp;
+  }
   uint64_t total = head.size() + data.size;
   std::string tail(archive::ar_padding(data.size));
   if (options.sign) {
-    TRY_ASSIGN(std::string signature,
-               options.sign(signed_bytes(binary, control_tar, data_tmp, data.size)));
+    TRY_ASSIGN(std::string signature, options.sign(signed_bytes(binary, control_tar, *data_source,
+                                                                data_start, data.size)));
     TRY_ASSIGN(std::string h4, archive::ar_header("_gpgorigin", signature.size(), now));
     tail += h4;
     tail += signature;

@@ -474,3 +474,54 @@ TEST_CASE("deb_writer: SOURCE_DATE_EPOCH is read from the environment") {
     unsetenv("SOURCE_DATE_EPOCH");
   }
 }
+
+TEST_CASE("deb_writer: a zstd package's head is 4 KiB aligned, and a filesystem that cannot "
+          "insert ranges gets the same bytes") {
+  ScopedTempDir tmp;
+  make_package();
+  std::string big;
+  for (uint64_t i = 0; big.size() < (2U << 20); ++i) {
+    big += std::to_string(i * 104729) + "\n";
+  }
+  aptship::test::write("tree/usr/share/hello/big", big);
+  PackOptions options = options_for();
+  options.sign = [](const aptship::deb::ByteReader& reader) -> Expected<std::string> {
+    aptship::Hasher hash(aptship::Digest::sha256);
+    char buffer[65536];
+    ssize_t n = 0;
+    while ((n = reader(buffer, sizeof(buffer))) > 0) {
+      hash.update(std::string_view(buffer, static_cast<size_t>(n)));
+    }
+    if (n < 0) {
+      return aptship::errno_error("reading what to sign", errno);
+    }
+    return hash.hex();
+  };
+  REQUIRE(pack("tree", "hello.deb", options));
+  const std::vector<Member> members = members_of("hello.deb");
+  REQUIRE(members.size() == 4);
+  // The head (magic, two members, data.tar's header) fills whole 4 KiB blocks.
+  const size_t head = 8 + 3 * 60 + members[0].bytes.size() + members[1].bytes.size();
+  CHECK(head % 4096 == 0);
+  // The control member ends with a zstd skippable frame (magic 0x184D2A50).
+  const std::string& control = members[1].bytes;
+  CHECK(control.find(std::string("\x50\x2A\x4D\x18", 4)) != std::string::npos);
+  // The signer saw the members as they are in the file.
+  const std::string covered = members[0].bytes + members[1].bytes + members[2].bytes;
+  CHECK(members[3].bytes == aptship::hex_digest(aptship::Digest::sha256, covered));
+  CHECK(read_package("hello.deb").has_signature);
+
+  // tmpfs has no FALLOC_FL_INSERT_RANGE: the copying path must give the
+  // same package byte for byte.
+  if (!std::filesystem::is_directory("/dev/shm")) {
+    return;
+  }
+  const std::filesystem::path shm =
+      std::filesystem::path("/dev/shm") / ("aptship-test-" + std::to_string(getpid()) + ".deb");
+  auto copied = pack("tree", shm, options);
+  const std::string shm_bytes = copied ? aptship::test::read(shm.string()) : std::string();
+  std::filesystem::remove(shm);
+  INFO((copied ? std::string() : copied.error().message()));
+  REQUIRE(copied);
+  CHECK(shm_bytes == aptship::test::read("hello.deb"));
+}
