@@ -43,6 +43,10 @@ int run(int argc, char** argv) {
   add_pack_command(app, ctx);
   add_repo_commands(app, ctx);
   add_serve_command(app, ctx);
+  add_keys_commands(app, ctx);
+  add_apps_commands(app, ctx);
+  add_receive_commands(app, ctx);
+  add_build_command(app, ctx);
 
   try {
     app.parse(argc, argv);

@@ -10,6 +10,7 @@
 
 #include "aptrepo/core/data_dir.hpp"
 #include "aptrepo/core/error.hpp"
+#include "builder/receive/hook.hpp"
 
 namespace aptship::cli {
 
@@ -32,6 +33,14 @@ void add_key_commands(CLI::App& app, Context& ctx);
 void add_pack_command(CLI::App& app, Context& ctx);
 void add_repo_commands(CLI::App& app, Context& ctx);
 void add_serve_command(CLI::App& app, Context& ctx);
+void add_keys_commands(CLI::App& app, Context& ctx);    // push keys: keys add/remove/list/...
+void add_apps_commands(CLI::App& app, Context& ctx);    // apps create/list/destroy
+void add_receive_commands(CLI::App& app, Context& ctx); // receive, and the hidden hook
+void add_build_command(CLI::App& app, Context& ctx);    // build SRC without a push
+
+// The build a push of a deploy branch runs from the pre-receive hook
+// (cmd_build.cpp).
+[[nodiscard]] receive::BuildFn push_build_function(Context& ctx);
 
 // Parses ARGV, runs the chosen command and returns the process exit code.
 int run(int argc, char** argv);

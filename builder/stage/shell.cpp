@@ -15,19 +15,6 @@ bool is_bare(char c) {
 
 } // namespace
 
-std::string sh_quote(std::string_view text) {
-  std::string out = "'";
-  for (char c : text) {
-    if (c == '\'') {
-      out += "'\\''";
-    } else {
-      out += c;
-    }
-  }
-  out += '\'';
-  return out;
-}
-
 std::string env_assignment(std::string_view key, std::string_view value) {
   std::string out(key);
   out += '=';

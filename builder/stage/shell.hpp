@@ -8,9 +8,6 @@
 
 namespace aptship::stage {
 
-// TEXT as one POSIX sh word in single quotes ("it's" -> 'it'\''s').
-[[nodiscard]] std::string sh_quote(std::string_view text);
-
 // "KEY=VALUE" as a line of the env file. VALUE (one line, checked by the
 // caller) is left bare when it holds only characters both readers take
 // literally, else put in double quotes with \ " ` $ escaped by a

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "aptrepo/core/text.hpp"
 #include "builder/stage/names.hpp"
 #include "builder/stage/shell.hpp"
 
@@ -347,7 +348,7 @@ std::string render_wrapper(const AppSpec& spec) {
     names += process.name;
     // Process type names are letters, digits, '_' and '-': safe as patterns.
     table += fmt::format("\t{}) process_command={} port_offset={} ;;\n", process.name,
-                         sh_quote(process.command), port_offset(spec, process));
+                         shell_quote(process.command), port_offset(spec, process));
   }
   std::string out = fmt::format(
       "#!/bin/sh\n"
@@ -375,12 +376,15 @@ std::string render_wrapper(const AppSpec& spec) {
       "\t*) return 1 ;;\n"
       "\tesac\n"
       "}}\n",
-      fmt::arg("app", spec.app), fmt::arg("q_app", sh_quote(spec.app)),
-      fmt::arg("q_self", sh_quote(command_path(spec))), fmt::arg("q_user", sh_quote(user_of(spec))),
-      fmt::arg("q_app_dir", sh_quote(app_dir(spec))), fmt::arg("q_env", sh_quote(env_path(spec))),
-      fmt::arg("q_conf", sh_quote(conf_dir(spec))), fmt::arg("q_log", sh_quote(log_dir(spec))),
-      fmt::arg("port", spec.port), fmt::arg("q_units", sh_quote(units)),
-      fmt::arg("q_names", sh_quote(names.empty() ? "none" : names)), fmt::arg("table", table));
+      fmt::arg("app", spec.app), fmt::arg("q_app", shell_quote(spec.app)),
+      fmt::arg("q_self", shell_quote(command_path(spec))),
+      fmt::arg("q_user", shell_quote(user_of(spec))),
+      fmt::arg("q_app_dir", shell_quote(app_dir(spec))),
+      fmt::arg("q_env", shell_quote(env_path(spec))),
+      fmt::arg("q_conf", shell_quote(conf_dir(spec))),
+      fmt::arg("q_log", shell_quote(log_dir(spec))), fmt::arg("port", spec.port),
+      fmt::arg("q_units", shell_quote(units)),
+      fmt::arg("q_names", shell_quote(names.empty() ? "none" : names)), fmt::arg("table", table));
   out += k_body;
   return out;
 }

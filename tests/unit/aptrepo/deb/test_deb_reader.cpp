@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <string>
@@ -223,6 +224,28 @@ TEST_CASE("deb_reader: ListFiles::no reads the control data only") {
   REQUIRE(contents);
   CHECK(contents->files.empty());
   CHECK(contents->control.get("Package") == std::optional<std::string_view>("hello"));
+}
+
+TEST_CASE("deb_reader: a package read through an open descriptor") {
+  ScopedTempDir tmp;
+  make_deb("ok.deb", {k_binary, k_control, k_data});
+  auto fd = aptship::Fd::open("ok.deb", O_RDONLY);
+  REQUIRE(fd);
+  // The descriptor's offset is the caller's: reading must not move it.
+  REQUIRE(::lseek(fd->get(), 5, SEEK_SET) == 5);
+  auto contents = read_deb(*fd, "shown-name.deb");
+  REQUIRE(contents);
+  CHECK(::lseek(fd->get(), 0, SEEK_CUR) == 5);
+  CHECK(contents->control.get("Package") == std::optional<std::string_view>("hello"));
+  CHECK(paths_of(*contents) == std::vector<std::string>{"./", "./usr/", "./usr/hello"});
+
+  make_deb("bad.deb", {k_binary, k_data, k_control});
+  auto bad_fd = aptship::Fd::open("bad.deb", O_RDONLY);
+  REQUIRE(bad_fd);
+  auto bad = read_deb(*bad_fd, "shown-name.deb");
+  REQUIRE_FALSE(bad);
+  // Errors name the file as the caller shows it.
+  CHECK_THAT(bad.error().message(), Catch::StartsWith("shown-name.deb: "));
 }
 
 TEST_CASE("deb_reader: a hand-made package with extra '_' members is read") {

@@ -178,6 +178,36 @@ TEST_CASE("pool: a large batch is synced too", "[pool]") {
   CHECK(files->size() == 40);
 }
 
+TEST_CASE("pool: a batch past the background writeback threshold", "[pool]") {
+  // Over 64 MiB in all, so that writeback starts on the pool's own thread
+  // while copies go on; the batch must behave exactly as a small one.
+  ScopedTempDir tmp;
+  const std::string big(24U << 20, 'x');
+  {
+    Pool pool(tmp.path() / "public");
+    for (int i = 0; i < 4; ++i) {
+      std::string name = fmt::format("big{}.deb", i);
+      write(name, big + std::to_string(i));
+      auto copy =
+          pool.copy_new(open_source(name), fmt::format("pool/main/b/b{}/b_{}_all.deb", i, i));
+      REQUIRE(copy);
+      CHECK(copy->created);
+      CHECK(copy->size == big.size() + 1);
+    }
+    REQUIRE(pool.sync());
+    pool.keep();
+    // A second batch, rolled back, leaves the kept one alone.
+    write("small.deb", "small");
+    REQUIRE(pool.copy_new(open_source("small.deb"), "pool/main/s/s/s_1_all.deb"));
+    pool.rollback();
+  }
+  auto files = Pool(tmp.path() / "public").files();
+  REQUIRE(files);
+  CHECK(files->size() == 4);
+  CHECK(read("public/pool/main/b/b3/b_3_all.deb") == big + "3");
+  CHECK_FALSE(fs::exists("public/pool/main/s"));
+}
+
 TEST_CASE("pool: copies from several threads at once", "[pool]") {
   ScopedTempDir tmp;
   Pool pool(tmp.path() / "public");

@@ -294,6 +294,39 @@ TEST_CASE("clearsigned text verifies with gpgv and yields the text back", "[sign
   CHECK_FALSE(bad.ok());
 }
 
+TEST_CASE("signers of two homes in one process each sign with their own key", "[sign]") {
+  // Whichever home the process opened first is GPGME's global one; the
+  // other is set per operation. Both orders of use must keep them apart.
+  TestHome a;
+  TestHome b;
+  Signer signer_a = a.signer_with_key();
+  Signer signer_b = b.signer_with_key();
+  auto fpr_a = signer_a.fingerprint();
+  auto fpr_b = signer_b.fingerprint();
+  REQUIRE(fpr_a);
+  REQUIRE(fpr_b);
+  CHECK(*fpr_a != *fpr_b);
+
+  const std::string text = "Suite: stable\n";
+  for (int round = 0; round < 2; ++round) {
+    for (auto [t, signer] : {std::pair<TestHome*, Signer*>{&b, &signer_b}, {&a, &signer_a}}) {
+      auto keyring = signer->export_public(Armor::no);
+      REQUIRE(keyring);
+      write(t->path("keyring.gpg"), *keyring);
+      write(t->path("Release"), text);
+      auto sig = signer->sign_detached(std::string_view(text), Armor::no);
+      REQUIRE(sig);
+      write(t->path("Release.gpg"), *sig);
+      auto verdict = gpgv(*t, t->path("keyring.gpg"), t->path("Release.gpg"), t->path("Release"));
+      INFO(verdict.err);
+      CHECK(verdict.ok());
+    }
+  }
+  // Each signature fails against the other home's key.
+  auto crossed = gpgv(a, b.path("keyring.gpg"), a.path("Release.gpg"), a.path("Release"));
+  CHECK_FALSE(crossed.ok());
+}
+
 TEST_CASE("a failing reader fails the signature with context", "[sign]") {
   TestHome t;
   Signer signer = t.signer_with_key();

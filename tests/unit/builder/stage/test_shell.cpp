@@ -3,12 +3,13 @@
 #include <string>
 #include <vector>
 
+#include "aptrepo/core/text.hpp"
 #include "builder/stage/shell.hpp"
 #include "stage_testutil.hpp"
 #include "testutil.hpp"
 
 using aptship::stage::env_assignment;
-using aptship::stage::sh_quote;
+using aptship::shell_quote;
 using aptship::test::run_ok;
 using aptship::test::ScopedTempDir;
 
@@ -39,7 +40,7 @@ const std::vector<std::string> k_values = {
 TEST_CASE("shell: single quoting survives sh word splitting and expansion") {
   ScopedTempDir tmp;
   for (const std::string& value : k_values) {
-    auto result = run_ok({"sh", "-c", "printf '%s' " + sh_quote(value)});
+    auto result = run_ok({"sh", "-c", "printf '%s' " + shell_quote(value)});
     CHECK(result.ok());
     CHECK(result.out == value);
   }
