@@ -146,19 +146,31 @@ std::optional<std::pair<uid_t, gid_t>> unprivileged_builder() {
   return std::make_pair(uid_t{65534}, gid_t{65534});
 }
 
-// The maintainer line when the app names none.
-std::string default_maintainer(std::string_view app) {
-  char host[256] = {};
-  if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0') {
-    std::snprintf(host, sizeof(host), "localhost");
-  }
-  return fmt::format("{} deployer <aptship@{}>", app, host);
-}
-
 struct Built {
   BuildOutcome outcome;
   std::string commit;
+  receive::CommitInfo info; // for git builds
 };
+
+// The Maintainer of a build: the app's own setting, else the author of the
+// commit, else a placeholder in the reserved .invalid domain (a host name
+// such as "vm" is no mail domain, and Debian's checkers refuse it).
+std::string maintainer_for(const AppConfig& config, const receive::CommitInfo& info,
+                           std::string_view app) {
+  if (!config.maintainer.empty()) {
+    return config.maintainer;
+  }
+  const auto clean = [](std::string text) {
+    std::erase_if(text, [](char c) { return c == '<' || c == '>' || c == ',' || c < ' '; });
+    return text;
+  };
+  const std::string name = clean(info.author_name);
+  const std::string email = clean(info.author_email);
+  if (!name.empty() && email.find('@') != std::string::npos) {
+    return fmt::format("{} <{}>", name, email);
+  }
+  return fmt::format("{} deployer <aptship@{}.invalid>", app, app);
+}
 
 Expected<Built> run_pipeline(const DataDir& data, const BuildOptions& options, uint64_t number,
                              const BuildOutput& say) {
@@ -175,7 +187,8 @@ Expected<Built> run_pipeline(const DataDir& data, const BuildOptions& options, u
   }
   const fs::path source = work.path() / "src";
   if (!options.source.repo.empty()) {
-    TRY_ASSIGN(built.commit, receive::resolve_commit(options.source.repo, options.source.rev));
+    TRY_ASSIGN(built.info, receive::commit_info(options.source.repo, options.source.rev));
+    built.commit = built.info.id;
     TRY_CTX(receive::export_tree(options.source.repo, built.commit, source),
             fmt::format("exporting commit {}", built.commit.substr(0, 7)));
   } else {
@@ -224,10 +237,13 @@ Expected<Built> run_pipeline(const DataDir& data, const BuildOptions& options, u
   spec.app = app;
   spec.version = version;
   TRY_ASSIGN(spec.architecture, slug_architecture(result.slug_dir));
-  spec.maintainer = config.maintainer.empty() ? default_maintainer(app) : config.maintainer;
+  spec.maintainer = maintainer_for(config, built.info, app);
+  if (built.info.time > 0) {
+    spec.date = built.info.time;
+  }
   // Not starting with the package name, which Debian's policy checkers flag.
   spec.description = config.description.empty()
-                         ? fmt::format("the {} application, built and deployed by aptship", app)
+                         ? fmt::format("Application {}, built and deployed by aptship", app)
                          : config.description;
   for (const auto& list : {result.depends, config.depends}) {
     for (const std::string& d : list) {

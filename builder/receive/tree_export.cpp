@@ -184,6 +184,21 @@ Expected<std::string> resolve_commit(const fs::path& repo_path, std::string_view
   return git::to_hex(*git_commit_id(commit.get()));
 }
 
+Expected<CommitInfo> commit_info(const fs::path& repo_path, std::string_view rev) {
+  TRY_ASSIGN(git::Repository repo, git::open_repository(repo_path));
+  TRY_ASSIGN(git::Commit commit, git::lookup_commit(repo.get(), rev).map_error([&](const Error& e) {
+    return e.context(repo_path.string());
+  }));
+  CommitInfo info;
+  info.id = git::to_hex(*git_commit_id(commit.get()));
+  if (const git_signature* author = git_commit_author(commit.get())) {
+    info.author_name = author->name != nullptr ? author->name : "";
+    info.author_email = author->email != nullptr ? author->email : "";
+  }
+  info.time = static_cast<int64_t>(git_commit_time(commit.get()));
+  return info;
+}
+
 Expected<void> export_tree(const fs::path& repo_path, std::string_view rev, const fs::path& dest) {
   const std::string context =
       fmt::format("exporting '{}' of {} to {}", printable(rev), repo_path.string(), dest.string());

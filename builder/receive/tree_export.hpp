@@ -12,6 +12,18 @@
 
 namespace aptship::receive {
 
+// Who made a commit and when.
+struct CommitInfo {
+  std::string id;           // full hex id
+  std::string author_name;  // as recorded
+  std::string author_email; // as recorded
+  int64_t time = 0;         // committer time, seconds since the epoch
+};
+
+// The commit REV names in the repository at REPO.
+[[nodiscard]] Expected<CommitInfo> commit_info(const std::filesystem::path& repo,
+                                               std::string_view rev);
+
 // The full commit id REV names in the repository at REPO (see
 // git::lookup_commit for what REV may be).
 [[nodiscard]] Expected<std::string> resolve_commit(const std::filesystem::path& repo,

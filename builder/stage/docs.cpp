@@ -212,7 +212,10 @@ std::string render_lintian_overrides(const AppSpec& spec) {
                      "{app}: systemd-service-file-refers-to-unusual-wantedby-target {target} "
                      "[lib/systemd/system/*]\n"
                      "# The application's own copyright notices are in its source, in {dir}.\n"
-                     "{app}: copyright-without-copyright-notice\n",
+                     "{app}: copyright-without-copyright-notice\n"
+                     "# The debsigs signature member (_gpgorigin), which debsig-verify checks\n"
+                     "# and dpkg ignores.\n"
+                     "{app}: misplaced-extra-member-in-deb _gpgorigin *\n",
                      fmt::arg("app", spec.app), fmt::arg("dir", app_dir(spec)),
                      fmt::arg("target", target_name(spec)));
 }

@@ -205,8 +205,11 @@ TEST_CASE("stage: lintian finds no error and no warning") {
   INFO("lintian's tags:\n" << result.out);
   // The one tag left: an informational note that the services have no
   // System V init script, which an app package does not need.
+  // This package is not signed, so the override for the signature member
+  // (which every package the pipeline builds has) goes unused here.
   const std::set<std::string> accepted = {
-      "I: hello: package-supports-alternative-init-but-no-init.d-script"};
+      "I: hello: package-supports-alternative-init-but-no-init.d-script",
+      "I: hello: unused-override misplaced-extra-member-in-deb _gpgorigin *"};
   std::set<std::string> overridden;
   size_t start = 0;
   while (start < result.out.size()) {
