@@ -47,6 +47,7 @@ int run(int argc, char** argv) {
   add_apps_commands(app, ctx);
   add_receive_commands(app, ctx);
   add_build_command(app, ctx);
+  add_fleet_command(app, ctx);
 
   try {
     app.parse(argc, argv);

@@ -37,6 +37,7 @@ void add_keys_commands(CLI::App& app, Context& ctx);    // push keys: keys add/r
 void add_apps_commands(CLI::App& app, Context& ctx);    // apps create/list/destroy
 void add_receive_commands(CLI::App& app, Context& ctx); // receive, and the hidden hook
 void add_build_command(CLI::App& app, Context& ctx);    // build SRC without a push
+void add_fleet_command(CLI::App& app, Context& ctx);    // fleet-upgrade (cmd_fleet.cpp)
 
 // The build a push of a deploy branch runs from the pre-receive hook
 // (cmd_build.cpp).
@@ -44,5 +45,7 @@ void add_build_command(CLI::App& app, Context& ctx);    // build SRC without a p
 
 // Parses ARGV, runs the chosen command and returns the process exit code.
 int run(int argc, char** argv);
+// The `fleet-upgrade` tool's main: its own options, exit codes 0-4 (cmd_fleet.cpp).
+int run_fleet_upgrade(int argc, char** argv);
 
 } // namespace aptship::cli
