@@ -132,9 +132,9 @@ if [ "$aptship_mode" = command ]; then
 	unset aptship_mode aptship_command
 	exec "$@"
 elif [ $# -gt 0 ]; then
-	eval "$aptship_command \"\$@\""
+	exec /bin/bash -c "$aptship_command \"\$@\"" "$0" "$@"
 else
-	eval "$aptship_command"
+	exec /bin/bash -c "$aptship_command" "$0"
 fi' "$app" "$@"
 }
 

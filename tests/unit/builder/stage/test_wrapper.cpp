@@ -282,3 +282,16 @@ TEST_CASE("wrapper: as root, run switches to the app user") {
   CHECK_FALSE(result.ok());
   CHECK_THAT(result.err, Catch::Contains("user aptship-no-such-user does not exist"));
 }
+
+TEST_CASE("wrapper: run PROCESS ends as the process itself, so signals reach it") {
+  ScopedTempDir tmp;
+  AppSpec spec = sample_spec();
+  // awk reports its own parent: this test when every step exec'd, a shell
+  // left behind otherwise.
+  spec.processes = {{"web", "awk '{ print $4 }' /proc/self/stat"}};
+  App app(spec);
+  auto result = app({"run", "web"});
+  INFO(result.err);
+  REQUIRE(result.ok());
+  CHECK(result.out == std::to_string(getpid()) + "\n");
+}
