@@ -7,8 +7,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <optional>
-#include <vector>
 
 #include "aptrepo/archive/tar.hpp"
 #include "aptrepo/core/text.hpp"
@@ -24,21 +24,32 @@ struct ReadFree {
 // Feeds libarchive one byte range of a file with pread, so that a member
 // is read in place without copying it out of the ar archive.
 struct RangeSource {
+  static constexpr size_t k_max_buffer = 256 * 1024;
+
+  RangeSource(int fd_, uint64_t offset_, uint64_t size)
+      : fd(fd_), offset(offset_), remaining(size),
+        capacity(static_cast<size_t>(std::min<uint64_t>(size, k_max_buffer))),
+        // Sized to the member and left uninitialised: a repository add reads
+        // two members of each of thousands of small packages, and zeroing a
+        // full-sized buffer each time cost more than reading them.
+        buffer(std::make_unique_for_overwrite<char[]>(std::max<size_t>(capacity, 1))) {}
+
   int fd = -1;
   uint64_t offset = 0;
   uint64_t remaining = 0;
-  std::vector<char> buffer = std::vector<char>(256 * 1024);
+  size_t capacity = 0;
+  std::unique_ptr<char[]> buffer;
   std::optional<Error> error;
 
   static la_ssize_t read_cb(struct archive* /*a*/, void* client, const void** out) {
     auto* self = static_cast<RangeSource*>(client);
-    size_t want = static_cast<size_t>(std::min<uint64_t>(self->remaining, self->buffer.size()));
+    size_t want = static_cast<size_t>(std::min<uint64_t>(self->remaining, self->capacity));
     if (want == 0) {
       return 0;
     }
     ssize_t n = 0;
     do {
-      n = pread(self->fd, self->buffer.data(), want, static_cast<off_t>(self->offset));
+      n = pread(self->fd, self->buffer.get(), want, static_cast<off_t>(self->offset));
     } while (n < 0 && errno == EINTR);
     if (n < 0) {
       self->error = Error(fmt::format("reading: {}", std::strerror(errno)));
@@ -50,7 +61,7 @@ struct RangeSource {
     }
     self->offset += static_cast<uint64_t>(n);
     self->remaining -= static_cast<uint64_t>(n);
-    *out = self->buffer.data();
+    *out = self->buffer.get();
     return n;
   }
 };
@@ -132,10 +143,7 @@ Expected<void> read_tar(const Fd& fd, uint64_t offset, uint64_t size, std::strin
       archive_read_support_format_gnutar(a.get()) != ARCHIVE_OK) {
     return make_error("{}: cannot set up the tar reader: {}", name, archive_error_string(a.get()));
   }
-  RangeSource source;
-  source.fd = fd.get();
-  source.offset = offset;
-  source.remaining = size;
+  RangeSource source(fd.get(), offset, size);
   auto fail = [&](std::string_view what) -> tl::unexpected<Error> {
     if (source.error) {
       return tl::unexpected<Error>(source.error->context(name));

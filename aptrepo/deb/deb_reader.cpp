@@ -184,11 +184,14 @@ Expected<void> read_data(const Fd& fd, const archive::ArMember& member, ListFile
 } // namespace
 
 Expected<DebContents> read_deb(const std::filesystem::path& path, ListFiles list) {
-  const std::string shown = path.string();
   TRY_ASSIGN(Fd fd, Fd::open(path, O_RDONLY));
+  return read_deb(fd, path.string(), list);
+}
+
+Expected<DebContents> read_deb(const Fd& fd, std::string_view shown, ListFiles list) {
   struct stat st {};
   if (fstat(fd.get(), &st) != 0) {
-    return errno_error(shown, errno);
+    return errno_error(std::string(shown), errno);
   }
   if (!S_ISREG(st.st_mode)) {
     return make_error("{}: not a regular file", shown);

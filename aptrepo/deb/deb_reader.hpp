@@ -7,11 +7,13 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "aptrepo/archive/ar.hpp"
 #include "aptrepo/archive/tar.hpp"
 #include "aptrepo/core/error.hpp"
+#include "aptrepo/core/fd.hpp"
 #include "aptrepo/deb/deb822.hpp"
 
 namespace aptship::deb {
@@ -35,6 +37,11 @@ struct DebContents {
 // only files, directories and links, hard links to earlier entries. Errors
 // name the file and the problem in one line.
 [[nodiscard]] Expected<DebContents> read_deb(const std::filesystem::path& path,
+                                             ListFiles list = ListFiles::yes);
+// Reads the .deb open as FD (a regular file, read with pread from its first
+// byte, so the descriptor's offset is untouched) as read_deb(path) does;
+// errors name it SHOWN.
+[[nodiscard]] Expected<DebContents> read_deb(const Fd& fd, std::string_view shown,
                                              ListFiles list = ListFiles::yes);
 
 } // namespace aptship::deb

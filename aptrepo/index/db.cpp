@@ -427,6 +427,23 @@ Expected<std::vector<Membership>> Database::memberships_of(std::string_view suit
   return read_memberships(stmt);
 }
 
+Expected<std::set<std::tuple<std::string, std::string, std::string>>>
+Database::groups_over(std::string_view suite, unsigned keep) {
+  TRY_ASSIGN(Statement stmt,
+             prepare("SELECT m.component, p.name, p.architecture FROM memberships m "
+                     "JOIN packages p ON p.id = m.package_id WHERE m.suite = ?1 "
+                     "GROUP BY m.component, p.name, p.architecture HAVING COUNT(*) > ?2"));
+  stmt.bind(1, suite).bind(2, static_cast<int64_t>(keep));
+  std::set<std::tuple<std::string, std::string, std::string>> out;
+  for (;;) {
+    TRY_ASSIGN(bool row, stmt.step());
+    if (!row) {
+      return out;
+    }
+    out.emplace(stmt.text(0), stmt.text(1), stmt.text(2));
+  }
+}
+
 Expected<std::vector<ListedPackage>> Database::suite_packages(std::string_view suite) {
   TRY_ASSIGN(Statement stmt,
              prepare("SELECT p.name, p.version, p.architecture, m.component, p.stanza "

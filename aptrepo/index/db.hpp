@@ -13,6 +13,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 #include "aptrepo/core/error.hpp"
@@ -115,6 +116,11 @@ public:
   [[nodiscard]] Expected<std::vector<Membership>>
   memberships_of(std::string_view suite, std::string_view name, std::string_view component = {},
                  std::string_view architecture = {});
+  // The (component, name, architecture) groups in which SUITE lists more
+  // than KEEP packages: one pass over the suite, for retention after a
+  // large add where a query per group would cost more.
+  [[nodiscard]] Expected<std::set<std::tuple<std::string, std::string, std::string>>>
+  groups_over(std::string_view suite, unsigned keep);
   // What SUITE lists, with stanzas, as the publisher takes it (in no
   // particular order: the publisher sorts).
   [[nodiscard]] Expected<std::vector<ListedPackage>> suite_packages(std::string_view suite);

@@ -37,6 +37,10 @@ namespace {
 constexpr std::string_view k_pool_fields[] = {"Filename", "Size",   "MD5sum",
                                               "SHA1",     "SHA256", "SHA512"};
 
+// Past this many (component, name, architecture) groups touched, retention
+// asks the database which of the suite's groups are over the limit at once.
+constexpr size_t k_retention_scan_groups = 64;
+
 // Problems shown in full before the rest are only counted: the message
 // stays one readable line even when a whole folder is bad.
 constexpr size_t k_max_shown_problems = 10;
@@ -72,17 +76,6 @@ std::string join_problems(const std::vector<std::string>& problems) {
     out += fmt::format("; and {} more", problems.size() - k_max_shown_problems);
   }
   return out;
-}
-
-std::string replace_all(std::string text, std::string_view from, std::string_view to) {
-  if (from.empty()) {
-    return text;
-  }
-  for (size_t pos = text.find(from); pos != std::string::npos;
-       pos = text.find(from, pos + to.size())) {
-    text.replace(pos, from.size(), to);
-  }
-  return text;
 }
 
 // The input files of an add: files as given, folders as every *.deb below
@@ -138,13 +131,6 @@ bool same_file_state(const struct stat& a, const struct stat& b) {
          a.st_ctim.tv_nsec == b.st_ctim.tv_nsec;
 }
 
-// The path that reopens FD itself (the same file even if its name is
-// replaced meanwhile), or PATH where /proc is not mounted.
-std::string reopen_path(const Fd& fd, const fs::path& path) {
-  static const bool k_have_proc = ::access("/proc/self/fd", F_OK) == 0;
-  return k_have_proc ? fmt::format("/proc/self/fd/{}", fd.get()) : path.string();
-}
-
 void examine(Pool& pool, const std::string& component, Item& item) {
   const std::string shown = item.source.string();
   auto fd = Fd::open(item.source, O_RDONLY);
@@ -159,10 +145,9 @@ void examine(Pool& pool, const std::string& component, Item& item) {
   }
   // Validated through the descriptor already open, so that the file read
   // is the one copied below even if its name is replaced meanwhile.
-  std::string reopen = reopen_path(*fd, item.source);
-  auto contents = deb::read_deb(reopen, deb::ListFiles::no);
+  auto contents = deb::read_deb(*fd, shown, deb::ListFiles::no);
   if (!contents) {
-    item.problem = replace_all(contents.error().message(), reopen, shown);
+    item.problem = contents.error().message();
     return;
   }
   deb::Paragraph& control = contents->control;
@@ -408,6 +393,12 @@ Repository::apply_retention(const std::string& suite, const std::vector<Membersh
   std::set<std::tuple<std::string, std::string, std::string>> groups;
   for (const Membership& m : touched) {
     groups.emplace(m.component, m.name, m.architecture);
+  }
+  // A bulk add touches thousands of groups, few of them over the limit:
+  // one pass over the suite finds those instead of a query per group.
+  if (groups.size() > k_retention_scan_groups) {
+    TRY_ASSIGN(auto over, m_db.groups_over(suite, keep));
+    std::erase_if(groups, [&over](const auto& group) { return over.count(group) == 0; });
   }
   for (const auto& [component, name, arch] : groups) {
     TRY_ASSIGN(std::vector<Membership> members, m_db.memberships_of(suite, name, component, arch));

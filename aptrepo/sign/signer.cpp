@@ -34,6 +34,16 @@ constexpr std::string_view k_gpg_conf =
     "cert-digest-algo SHA512\n"
     "no-auto-key-retrieve\n";
 
+// About the agent: gpg starts `gpg-agent --homedir HOME --daemon` on first
+// need, and the agent outlives the aptship process as it outlives any gpg
+// command. Stopping it when a Signer goes was considered and left out: the
+// next command would pay for its start again (about 30 ms measured here),
+// and KILLAGENT (what `gpgconf --kill` sends) makes the agent exit when
+// that one connection closes, whoever else it is serving, so it would break
+// a signature another aptship process (a second push, `serve`) is making
+// with the same home. The agent exits by itself once HOME is removed (it
+// watches the directory), so temporary data dirs leave no agent behind.
+
 // The key has no passphrase and nobody watches a pinentry: any passphrase
 // request must fail at once (loopback without a callback) instead of hanging.
 constexpr std::string_view k_gpg_agent_conf =
@@ -90,6 +100,26 @@ Expected<void> init_gpgme() {
     return tl::unexpected<Error>(*failure);
   }
   return {};
+}
+
+// GPGME runs `gpg --version` whenever engine information is set, the
+// per-context home included, and a publish makes three contexts. The first
+// home a process opens therefore becomes GPGME's global home, which new
+// contexts copy without running anything; another home (tests, `key
+// export --home`) is still set per context. Returns whether HOME is the
+// global one.
+Expected<bool> claim_global_home(const std::filesystem::path& home) {
+  static std::mutex mutex;
+  static std::optional<std::filesystem::path> global;
+  std::lock_guard lock(mutex);
+  if (!global) {
+    if (gpgme_error_t err = gpgme_set_engine_info(GPGME_PROTOCOL_OpenPGP, nullptr, home.c_str());
+        err != 0) {
+      return make_error("GnuPG home {}: setting up GPGME: {}", home.string(), gpg_message(err));
+    }
+    global = home;
+  }
+  return *global == home;
 }
 
 Expected<DataPtr> new_data() {
@@ -192,6 +222,15 @@ struct Signer::Impl {
   std::filesystem::path home; // absolute, so a later chdir does not move it
   std::string display;        // as the caller named it, for messages
 
+  // GPGME's set-up starts half a dozen gpg and gpgconf processes one after
+  // the other, so it waits for the first operation: a publish asks for the
+  // key on a thread of its own while it builds the indexes.
+  mutable std::once_flag ready_once;
+  mutable std::optional<Error> ready_error;
+  mutable bool global_home = false; // HOME is GPGME's global home: contexts inherit it
+
+  [[nodiscard]] Expected<void> ready() const;
+
   // The signing key once found: each lookup starts a gpg process, and a
   // publish signs twice, so it is looked up once per Signer.
   mutable std::mutex key_mutex;
@@ -206,16 +245,32 @@ struct Signer::Impl {
                                            Armor armor) const;
 };
 
+Expected<void> Signer::Impl::ready() const {
+  std::call_once(ready_once, [this] {
+    auto global = init_gpgme().and_then([this] { return claim_global_home(home); });
+    if (global) {
+      global_home = *global;
+    } else {
+      ready_error = global.error();
+    }
+  });
+  if (ready_error) {
+    return tl::unexpected<Error>(*ready_error);
+  }
+  return {};
+}
+
 // A fresh context per operation: GPGME contexts are not thread-safe, and a
 // daemon may sign from several threads with one Signer.
 Expected<ContextPtr> Signer::Impl::context() const {
+  TRY(ready());
   gpgme_ctx_t raw = nullptr;
   if (gpgme_error_t err = gpgme_new(&raw); err != 0) {
     return make_error("GnuPG home {}: creating a GPGME context: {}", display, gpg_message(err));
   }
   ContextPtr ctx(raw);
   gpgme_error_t err = gpgme_set_protocol(ctx.get(), GPGME_PROTOCOL_OpenPGP);
-  if (err == 0) {
+  if (err == 0 && !global_home) {
     err = gpgme_ctx_set_engine_info(ctx.get(), GPGME_PROTOCOL_OpenPGP, nullptr, home.c_str());
   }
   if (err == 0) {
@@ -330,7 +385,6 @@ Signer& Signer::operator=(Signer&&) noexcept = default;
 Signer::~Signer() = default;
 
 Expected<Signer> Signer::open(const std::filesystem::path& home) {
-  TRY(init_gpgme());
   auto impl = std::make_unique<Impl>();
   impl->display = home.string();
   std::error_code ec;
@@ -404,6 +458,9 @@ Expected<std::string> Signer::export_public(Armor armor) const {
 }
 
 Expected<std::string> Signer::sign_detached(const ReadFn& read, Armor armor) const {
+  // GPGME must be set up before the first data object, not only before the
+  // first context.
+  TRY(m_impl->ready());
   // GPGME keeps a pointer to the callbacks; they live until DATA is released.
   gpgme_data_cbs callbacks{};
   callbacks.read = read_callback;
@@ -417,11 +474,13 @@ Expected<std::string> Signer::sign_detached(const ReadFn& read, Armor armor) con
 }
 
 Expected<std::string> Signer::sign_detached(std::string_view text, Armor armor) const {
+  TRY(m_impl->ready());
   TRY_ASSIGN(DataPtr input, data_from(text));
   return m_impl->sign(input.get(), GPGME_SIG_MODE_DETACH, armor);
 }
 
 Expected<std::string> Signer::clearsign(std::string_view text) const {
+  TRY(m_impl->ready());
   TRY_ASSIGN(DataPtr input, data_from(text));
   return m_impl->sign(input.get(), GPGME_SIG_MODE_CLEAR, Armor::yes);
 }

@@ -23,7 +23,9 @@ using ReadFn = std::function<ssize_t(void* buffer, size_t size)>;
 
 class Signer {
 public:
-  // Opens (creating with mode 0700 if missing) the GnuPG home HOME.
+  // Opens (creating with mode 0700 if missing) the GnuPG home HOME. GPGME
+  // and gpg are set up at the first operation, which reports their
+  // failure; the agent gpg starts outlives the process (see signer.cpp).
   [[nodiscard]] static Expected<Signer> open(const std::filesystem::path& home);
   Signer(Signer&&) noexcept;
   Signer& operator=(Signer&&) noexcept;

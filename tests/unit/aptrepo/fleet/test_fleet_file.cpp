@@ -34,6 +34,7 @@ max_failed_hosts = 1
 drain_timeout = "45s"
 min_healthy = 2
 shutdown_sessions_on_timeout = true
+drain = false
 
 [[load_balancers]]
 kind = "haproxy"
@@ -82,6 +83,7 @@ TEST_CASE("fleet file: every field of a good file", "[fleet_file]") {
   CHECK(fleet->rollout.drain_timeout == 45s);
   CHECK(fleet->rollout.min_healthy == 2);
   CHECK(fleet->rollout.shutdown_sessions_on_timeout);
+  CHECK_FALSE(fleet->rollout.drain);
   REQUIRE(fleet->load_balancers.size() == 2);
   CHECK(fleet->load_balancers[1].socket == "tcp://127.0.0.1:9999");
   CHECK(fleet->load_balancers[1].backend == "app2");
@@ -114,6 +116,7 @@ port = 80
   CHECK(fleet->rollout.max_failed_hosts == 0);
   CHECK(fleet->rollout.min_healthy == 1);
   CHECK_FALSE(fleet->rollout.shutdown_sessions_on_timeout);
+  CHECK(fleet->rollout.drain);
   CHECK(fleet->rollout.batches.size() == 2);
 }
 
@@ -131,6 +134,7 @@ batches = [0, "150%", "x"]
 drain_timeout = 30
 min_healthy = -1
 shutdown_sessions_on_timeout = "yes"
+drain = "no"
 [[load_balancers]]
 kind = "nginx"
 [[hosts]]
@@ -163,6 +167,7 @@ port = 70000
            "rollout.drain_timeout: expected a string",
            "rollout.min_healthy: must be 0..1000000",
            "rollout.shutdown_sessions_on_timeout: expected true or false",
+           "rollout.drain: expected true or false",
            "load_balancers[0].kind: must be \"haproxy\"",
            "load_balancers[0].socket: required",
            "load_balancers[0].backend: required",

@@ -151,6 +151,55 @@ TEST_CASE("rollout: preflight, then each host drained, changed, gated and readie
   CHECK(exit_code(report.outcome) == 0);
 }
 
+TEST_CASE("rollout: with drain = false hosts change in service, never drained nor in maint",
+          "[rollout]") {
+  aptship::test::ScopedTempDir dir;
+  World world(2);
+  world.fleet.rollout.drain = false;
+  world.options.version = "2.0";
+  RolloutReport report = world.run();
+  INFO(world.all_output());
+  REQUIRE(report.outcome == Outcome::done);
+  Events expected;
+  for (const auto& [host, n] : {std::pair{"web1", 1}, {"web2", 2}}) {
+    for (const auto& e : host_sequence(host, n, "2.0")) {
+      if (e.find(" state ") == std::string::npos) {
+        expected.push_back(e);
+      }
+    }
+  }
+  // After the preflight's ten commands (as in the first case), no load balancer command.
+  Events events = world.log.events();
+  REQUIRE(events.size() >= 10);
+  CHECK(Events(events.begin() + 10, events.end()) == expected);
+  CHECK(world.transport.installed("web1") == "2.0");
+  CHECK(world.transport.installed("web2") == "2.0");
+  CHECK(world.printed("web1: rollout.drain = false: changed in service"));
+  CHECK(world.printed("web2: UP on every load balancer"));
+  CHECK(report.hosts[1].result == "upgraded");
+  auto journal = read_journal("state/hello.journal");
+  REQUIRE(journal);
+  CHECK(journal->hosts.at("web1").state == "done");
+}
+
+TEST_CASE("rollout: --dry-run with drain = false prints no load balancer command", "[rollout]") {
+  aptship::test::ScopedTempDir dir;
+  World world(1);
+  world.fleet.rollout.drain = false;
+  world.fleet.rollout.min_healthy = 0;
+  world.options.version = "2.0";
+  world.options.dry_run = DryRun::yes;
+  RolloutReport report = world.run();
+  INFO(world.all_output());
+  REQUIRE(report.outcome == Outcome::done);
+  CHECK(world.printed("web1:   no drain and no maint (rollout.drain = false)"));
+  CHECK_FALSE(world.printed("state drain"));
+  CHECK_FALSE(world.printed("state maint"));
+  CHECK_FALSE(world.printed("state ready"));
+  CHECK(world.printed("web1:   wait until it is UP on every load balancer"));
+  CHECK(world.transport.installed("web1") == "1.0");
+}
+
 TEST_CASE("rollout: the default version is the newest apt offers on the first host", "[rollout]") {
   aptship::test::ScopedTempDir dir;
   World world(1);

@@ -1,6 +1,8 @@
 #include "aptrepo/index/db.hpp"
 
+#include <set>
 #include <string>
+#include <tuple>
 
 #include <catch2/catch.hpp>
 #include <sqlite3.h>
@@ -192,6 +194,32 @@ TEST_CASE("db: memberships list packages in suites and components", "[db]") {
   auto gone = db.find_package("hello", "1.0", "all");
   REQUIRE(gone);
   CHECK_FALSE(*gone);
+}
+
+TEST_CASE("db: groups_over finds the groups listing more than a number", "[db]") {
+  ScopedTempDir tmp;
+  Database db = open_db();
+  for (const char* version : {"1.0", "2.0", "3.0"}) {
+    REQUIRE(db.add_membership("stable", "main", insert(db, record("hello", version)), 100));
+  }
+  int64_t amd64 = insert(db, record("hello", "1.0", "amd64"));
+  REQUIRE(db.add_membership("stable", "main", amd64, 100));
+  REQUIRE(db.add_membership("stable", "contrib", amd64, 100));
+  REQUIRE(db.add_membership("testing", "main", insert(db, record("app", "1.0")), 100));
+
+  using Group = std::tuple<std::string, std::string, std::string>;
+  auto two = db.groups_over("stable", 2);
+  REQUIRE(two);
+  CHECK(*two == std::set<Group>{{"main", "hello", "all"}});
+  auto none = db.groups_over("stable", 3);
+  REQUIRE(none);
+  CHECK(none->empty());
+  auto zero = db.groups_over("stable", 0);
+  REQUIRE(zero);
+  CHECK(zero->size() == 3);
+  auto other = db.groups_over("testing", 0);
+  REQUIRE(other);
+  CHECK(*other == std::set<Group>{{"main", "app", "all"}});
 }
 
 TEST_CASE("db: a listed package cannot be deleted", "[db]") {

@@ -417,6 +417,24 @@ TEST_CASE("repo: retention keeps the newest versions in dpkg's order", "[repo]")
   CHECK(t.list("testing").size() == 6);
 }
 
+TEST_CASE("repo: retention after a bulk add prunes only the crowded groups", "[repo]") {
+  // More groups than retention checks one by one: the suite is scanned for
+  // the groups over the limit instead, with the same outcome.
+  TestRepo t("[suites.stable]\nretention = 1\n");
+  Repository repo = t.open();
+  add_ok(repo, request({t.deb("crowded", "1.0", "all", "payload", "first")}));
+  for (int i = 0; i < 70; ++i) {
+    t.deb(fmt::format("single{}", i), "1.0", "all", "payload", "bulk");
+  }
+  t.deb("crowded", "2.0", "all", "payload", "bulk");
+  AddResult result = add_ok(repo, request({t.path("bulk")}));
+  CHECK(result.added.size() == 71);
+  REQUIRE(result.pruned.size() == 1);
+  CHECK(result.pruned[0].name == "crowded");
+  CHECK(result.pruned[0].version == "1.0");
+  CHECK(t.list("stable").size() == 71);
+}
+
 TEST_CASE("repo: retention 0 keeps every version", "[repo]") {
   TestRepo t("[suites.stable]\nretention = 0\n");
   Repository repo = t.open();
