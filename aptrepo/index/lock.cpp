@@ -1,9 +1,12 @@
 #include "aptrepo/index/lock.hpp"
 
+#include "aptrepo/core/log.hpp"
+
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <thread>
 
@@ -103,7 +106,10 @@ Expected<RepoLock> RepoLock::acquire(const std::filesystem::path& path,
 RepoLock::~RepoLock() {
   if (m_fd) {
     // Still held here: no other process can be writing its pid meanwhile.
-    (void)::ftruncate(m_fd.get(), 0);
+    // A failure leaves a stale pid, which waiters only show in a message.
+    if (::ftruncate(m_fd.get(), 0) != 0) {
+      log::debug("clearing the lock holder's pid: {}", std::strerror(errno));
+    }
   }
 }
 

@@ -1,12 +1,52 @@
 #include "builder/cli/command.hpp"
 
+#include <grp.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 
 #include <fmt/format.h>
 
 #include "aptrepo/core/log.hpp"
 
 namespace aptship::cli {
+
+namespace {
+
+// Run as root on a data dir another user owns (the packaged service's
+// /var/lib/aptship), a command becomes that user before it touches
+// anything: the files it creates (push keys, app repositories, the package
+// database, build logs) stay the service's own, which the service and
+// pushes over ssh, running as that user, must read and write.
+Expected<void> become_data_owner(const Context& ctx) {
+  if (geteuid() != 0) {
+    return {};
+  }
+  const DataDir data = ctx.data_dir();
+  struct stat st {};
+  if (stat(data.root().c_str(), &st) != 0 || st.st_uid == 0) {
+    return {};
+  }
+  const passwd* pw = getpwuid(st.st_uid);
+  const gid_t gid = pw != nullptr ? pw->pw_gid : st.st_gid;
+  const int groups = pw != nullptr ? initgroups(pw->pw_name, gid) : setgroups(0, nullptr);
+  if (groups != 0 || setgid(gid) != 0 || setuid(st.st_uid) != 0) {
+    return errno_error(fmt::format("becoming uid {}, the owner of the data dir {}", st.st_uid,
+                                   data.root().string()),
+                       errno);
+  }
+  if (pw != nullptr && pw->pw_dir != nullptr) {
+    setenv("HOME", pw->pw_dir, 1);
+  }
+  log::debug("running as uid {}, the owner of {}", st.st_uid, data.root().string());
+  return {};
+}
+
+} // namespace
 
 void set_action(CLI::App* cmd, Context& ctx, std::function<Expected<void>()> body) {
   cmd->callback([&ctx, body = std::move(body)] {
@@ -19,7 +59,7 @@ void set_action(CLI::App* cmd, Context& ctx, std::function<Expected<void>()> bod
       }
       log::set_level(level);
     }
-    auto result = body();
+    auto result = become_data_owner(ctx).and_then(body);
     if (!result) {
       fmt::print(stderr, "aptship: error: {}\n", result.error().message());
       ctx.exit_code = 1;

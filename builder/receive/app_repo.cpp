@@ -11,9 +11,9 @@
 
 #include "aptrepo/core/atomic_file.hpp"
 #include "aptrepo/core/tempdir.hpp"
+#include "aptrepo/core/text.hpp"
 #include "builder/receive/app_name.hpp"
 #include "builder/receive/git.hpp"
-#include "aptrepo/core/text.hpp"
 
 namespace aptship::receive {
 

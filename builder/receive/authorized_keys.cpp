@@ -11,7 +11,6 @@
 #include "aptrepo/core/atomic_file.hpp"
 #include "aptrepo/core/fd.hpp"
 #include "aptrepo/core/text.hpp"
-#include "aptrepo/core/text.hpp"
 
 namespace aptship::receive {
 

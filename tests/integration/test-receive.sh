@@ -285,4 +285,20 @@ testfile "$DATA/git/fresh.git"
 testsuccess aptship --data "$DATA" apps destroy fresh --force
 testnofile "$DATA/git/fresh.git"
 
+msg "root working on a data dir another user owns acts as that user"
+if [ "$(id -u)" -eq 0 ]; then
+  OWNED="$T/owned-data"
+  mkdir -p "$OWNED"
+  chown 65534:65534 "$OWNED"
+  testsuccess setpriv --reuid=65534 --regid=65534 --clear-groups \
+    env HOME="$OWNED" "$APTSHIP" --data "$OWNED" init
+  ssh-keygen -q -t ed25519 -N '' -C owned@test -f "$T/owned-key"
+  testsuccess aptship --data "$OWNED" keys add owner - --admin \
+    --authorized-keys "$OWNED/authorized_keys" <"$T/owned-key.pub"
+  testsuccess aptship --data "$OWNED" apps create owned
+  for owned in keys.toml authorized_keys git/owned.git/HEAD git/owned.git/hooks/pre-receive; do
+    testequal "65534" stat -c %u "$OWNED/$owned"
+  done
+fi
+
 finish

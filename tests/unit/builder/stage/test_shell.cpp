@@ -8,8 +8,8 @@
 #include "stage_testutil.hpp"
 #include "testutil.hpp"
 
-using aptship::stage::env_assignment;
 using aptship::shell_quote;
+using aptship::stage::env_assignment;
 using aptship::test::run_ok;
 using aptship::test::ScopedTempDir;
 
