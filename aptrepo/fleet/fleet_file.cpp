@@ -237,7 +237,7 @@ void parse_batches(const toml::node& node, RolloutSpec& rollout, Problems& probl
 void parse_rollout(const toml::table& table, FleetFile& fleet, Problems& problems) {
   check_keys(table, "rollout",
              {"batches", "max_failed_hosts", "drain_timeout", "min_healthy",
-              "shutdown_sessions_on_timeout"},
+              "shutdown_sessions_on_timeout", "drain"},
              problems);
   RolloutSpec& rollout = fleet.rollout;
   if (const auto* node = table.get("batches")) {
@@ -260,6 +260,13 @@ void parse_rollout(const toml::table& table, FleetFile& fleet, Problems& problem
       rollout.shutdown_sessions_on_timeout = value->get();
     } else {
       problems.add("rollout.shutdown_sessions_on_timeout", "expected true or false");
+    }
+  }
+  if (const auto* node = table.get("drain")) {
+    if (const auto* value = node->as_boolean()) {
+      rollout.drain = value->get();
+    } else {
+      problems.add("rollout.drain", "expected true or false");
     }
   }
 }

@@ -54,6 +54,11 @@ struct RolloutSpec {
   std::chrono::milliseconds drain_timeout{30'000};
   int min_healthy = 1; // servers that must stay UP in every backend
   bool shutdown_sessions_on_timeout = false;
+  // false: each host is changed while it stays in service (no drain, no
+  // maint), so the requests it holds when the app restarts fail. Only for apps
+  // that restart without dropping a connection, and for showing that a load
+  // test does see the failures draining prevents.
+  bool drain = true;
 };
 
 struct LoadBalancerSpec {

@@ -30,6 +30,7 @@ struct HostPlan {
   std::string from; // the version to go back to on failure ("" when none)
   std::string to;
   bool skip = false;
+  bool in_rotation = true; // UP on every load balancer at the preflight
 };
 
 std::string join(const std::vector<std::string>& words, std::string_view sep) {
@@ -109,6 +110,7 @@ private:
   void recover(const HostPlan& plan, HostReport& report, const Error& error);
   void print_dry_host(const HostPlan& plan);
   Expected<size_t> live_capacity();
+  Expected<bool> in_rotation(const HostSpec& host);
 
   const FleetFile& m_fleet;
   RolloutOptions m_options;
@@ -274,12 +276,18 @@ void Engine::recover(const HostPlan& plan, HostReport& report, const Error& erro
 
 bool Engine::process_host(const HostPlan& plan, HostReport& report) {
   const HostSpec& host = *plan.host;
+  const bool drain = m_fleet.rollout.drain;
   auto begin = m_deps.clock.now();
   say(host, fmt::format("{} -> {}", or_none(plan.from), plan.to));
+  if (!drain) {
+    say(host, "rollout.drain = false: changed in service, its requests in flight will fail");
+  }
   auto drained = [&]() -> Expected<void> {
-    TRY(set_state_all(host, ServerState::drain));
-    TRY(journal_step(host, host_state::drain));
-    TRY(wait_drained(host));
+    if (drain) {
+      TRY(set_state_all(host, ServerState::drain));
+      TRY(journal_step(host, host_state::drain));
+      TRY(wait_drained(host));
+    }
     return {};
   }();
   if (!drained) {
@@ -301,12 +309,16 @@ bool Engine::process_host(const HostPlan& plan, HostReport& report) {
     return false;
   }
   auto upgraded = [&]() -> Expected<void> {
-    TRY(set_state_all(host, ServerState::maint));
-    TRY(journal_step(host, host_state::maint));
+    if (drain) {
+      TRY(set_state_all(host, ServerState::maint));
+      TRY(journal_step(host, host_state::maint));
+    }
     TRY(change_version(host, plan.to));
     TRY(journal_step(host, host_state::installed));
-    TRY(set_state_all(host, ServerState::ready));
-    TRY(journal_step(host, host_state::ready));
+    if (drain) {
+      TRY(set_state_all(host, ServerState::ready));
+      TRY(journal_step(host, host_state::ready));
+    }
     TRY(confirm_up(host));
     TRY(journal_step(host, host_state::done));
     return {};
@@ -335,13 +347,19 @@ void Engine::print_dry_host(const HostPlan& plan) {
     say(host, fmt::format("  run: {}{}", display_command(m_deps.transport.local_argv(host, argv)),
                           suffix));
   };
+  const bool drain = m_fleet.rollout.drain;
   say(host, fmt::format("would go {} -> {}", or_none(plan.from), plan.to));
-  lb_lines(ServerState::drain);
-  say(host,
-      fmt::format("  wait until its sessions are 0 on every load balancer (at most {}, then {})",
-                  format_duration(m_fleet.rollout.drain_timeout),
-                  m_fleet.rollout.shutdown_sessions_on_timeout ? "shutdown sessions" : "fail"));
-  lb_lines(ServerState::maint);
+  if (drain) {
+    lb_lines(ServerState::drain);
+    say(host,
+        fmt::format("  wait until its sessions are 0 on every load balancer (at most {}, then {})",
+                    format_duration(m_fleet.rollout.drain_timeout),
+                    m_fleet.rollout.shutdown_sessions_on_timeout ? "shutdown sessions" : "fail"));
+    lb_lines(ServerState::maint);
+  } else {
+    say(host, "  no drain and no maint (rollout.drain = false): it stays in service, its "
+              "requests in flight fail when the app restarts");
+  }
   run_line(install_argv(m_fleet.app, plan.to, DownloadOnly::no));
   run_line(restart_argv(m_fleet));
   if (auto active = active_argv(m_fleet)) {
@@ -356,7 +374,9 @@ void Engine::print_dry_host(const HostPlan& plan) {
                   h.expect_body.empty() ? std::string()
                                         : fmt::format(" and body containing '{}'", h.expect_body),
                   h.rise, format_duration(h.interval), format_duration(h.timeout)));
-  lb_lines(ServerState::ready);
+  if (drain) {
+    lb_lines(ServerState::ready);
+  }
   say(host, "  wait until it is UP on every load balancer");
   say(host, fmt::format("  on failure: the same steps back to {}", or_none(plan.from)));
 }
@@ -478,6 +498,7 @@ Expected<std::vector<HostPlan>> Engine::preflight(const JournalState& journal) {
     }
     bool left_out = journaled != journal.hosts.end() && out_of_service(journaled->second.state);
     plan.skip = installed.installed && installed.version == plan.to && up_everywhere && !left_out;
+    plan.in_rotation = up_everywhere;
     say(host, fmt::format("reachable, {} {} installed, apt offers {}{}", m_fleet.app,
                           or_none(installed.version), plan.to,
                           plan.skip ? ": already there, skipped" : ""));
@@ -501,7 +522,17 @@ Expected<std::vector<HostPlan>> Engine::preflight(const JournalState& journal) {
       problems.push_back(fmt::format("{}: {}", plan.host->name, downloaded.error().message()));
     }
   }
-  m_parallel = capacity(up_counts, m_fleet.rollout.min_healthy);
+  // A host already out of rotation (one a killed run left in maint) costs no
+  // capacity to take and goes first (run()), so the backend is counted with
+  // it back: else min_healthy would forbid resuming the very run that took it out.
+  std::vector<size_t> counts_after = up_counts;
+  for (size_t i = 0; i < counts_after.size() && i < lb_servers.size(); ++i) {
+    for (const auto& plan : plans) {
+      auto it = lb_servers[i].find(plan.host->name);
+      counts_after[i] += !plan.skip && it != lb_servers[i].end() && !it->second.up() ? 1 : 0;
+    }
+  }
+  m_parallel = capacity(counts_after, m_fleet.rollout.min_healthy);
   if (m_deps.load_balancers.empty()) {
     m_parallel = 1;
   }
@@ -514,6 +545,18 @@ Expected<std::vector<HostPlan>> Engine::preflight(const JournalState& journal) {
   }
   TRY(fail_if_any());
   return plans;
+}
+
+Expected<bool> Engine::in_rotation(const HostSpec& host) {
+  for (size_t i = 0; i < m_deps.load_balancers.size(); ++i) {
+    TRY_ASSIGN(auto servers, m_deps.load_balancers[i]->servers(m_fleet.load_balancers[i].backend));
+    auto it = std::find_if(servers.begin(), servers.end(),
+                           [&](const ServerStatus& s) { return s.name == host.name; });
+    if (it == servers.end() || !it->up()) {
+      return false;
+    }
+  }
+  return true;
 }
 
 Expected<size_t> Engine::live_capacity() {
@@ -604,6 +647,9 @@ RolloutReport Engine::run() {
       todo.push_back(i);
     }
   }
+  // Hosts already out of rotation first: they take no capacity, and the
+  // backend gets them back soonest.
+  std::stable_partition(todo.begin(), todo.end(), [&](size_t i) { return !plans[i].in_rotation; });
   if (!dry()) {
     std::map<std::string, JournalHost> hosts;
     for (const auto& plan : plans) {
@@ -670,18 +716,30 @@ RolloutReport Engine::run() {
       if (stopped) {
         break;
       }
-      auto cap = live_capacity();
-      if (!cap || *cap == 0) {
-        note(fmt::format("stopping: {}", cap ? fmt::format("fewer than min_healthy {} + 1 servers "
-                                                           "UP, no server can be taken out",
-                                                           m_fleet.rollout.min_healthy)
-                                             : cap.error().message()));
-        failed++;
-        stopped = true;
-        break;
-      }
-      for (size_t start = 0; start < wave.size(); start += *cap) {
-        size_t end = std::min(wave.size(), start + *cap);
+      for (size_t start = 0; start < wave.size();) {
+        // As many hosts as the backends can spare right now; a host already
+        // out of rotation takes none.
+        auto cap = live_capacity();
+        size_t end = start;
+        for (size_t taken = 0; cap && end < wave.size(); ++end) {
+          auto serving = in_rotation(*plans[todo[wave[end]]].host);
+          if (!serving || *serving) {
+            if (taken == *cap) {
+              break;
+            }
+            ++taken;
+          }
+        }
+        if (end == start) {
+          note(fmt::format("stopping: {}",
+                           cap ? fmt::format("fewer than min_healthy {} + 1 servers UP, no server "
+                                             "can be taken out",
+                                             m_fleet.rollout.min_healthy)
+                               : cap.error().message()));
+          failed++;
+          stopped = true;
+          break;
+        }
         auto work = [&](size_t index) {
           size_t plan_index = todo[index];
           if (!process_host(plans[plan_index], m_report.hosts[plan_index])) {
@@ -700,6 +758,7 @@ RolloutReport Engine::run() {
           }
         }
         done += end - start;
+        start = end;
         if (failed > m_fleet.rollout.max_failed_hosts) {
           stopped = true;
           break;

@@ -389,6 +389,63 @@ TEST_CASE("rollout: --resume reports the hosts left out of service and skips the
   CHECK(again.run().outcome == Outcome::usage);
 }
 
+TEST_CASE("rollout: --resume takes the host left in maint first, whatever min_healthy leaves",
+          "[rollout]") {
+  aptship::test::ScopedTempDir dir;
+  World world(3);
+  // Three servers, at least two UP: the killed run took web3 out, so two
+  // are UP; finishing web3 costs nothing and must come before the others.
+  world.fleet.rollout.min_healthy = 2;
+  world.fleet.rollout.batches = {{1, BatchSize::Unit::hosts}, {100, BatchSize::Unit::percent}};
+  aptship::test::write(
+      "state/hello.journal",
+      R"({"run":"r1","event":"start","app":"hello","mode":"upgrade","version":"2.0","resume":false,)"
+      R"("hosts":{"web1":{"from":"1.0","to":"2.0"},"web2":{"from":"1.0","to":"2.0"},)"
+      R"("web3":{"from":"1.0","to":"2.0"}}})"
+      "\n"
+      R"({"run":"r1","event":"step","host":"web3","state":"drain"})"
+      "\n"
+      R"({"run":"r1","event":"step","host":"web3","state":"maint"})"
+      "\n");
+  world.transport.hosts["web3"].installed = "2.0";
+  world.lb.servers_by_name["web3"].status = "MAINT";
+  world.options.resume = ResumeRun::yes;
+  RolloutReport report = world.run();
+  INFO(world.all_output());
+  REQUIRE(report.outcome == Outcome::done);
+  CHECK(world.printed("hosts it left out of service: web3 (maint)"));
+  CHECK(world.printed("batch 1/2: web3"));
+  CHECK(world.printed("at most 1 at a time (min_healthy 2)"));
+  Events drains;
+  for (const auto& event : world.log.events()) {
+    if (event.ends_with(" state drain")) {
+      drains.push_back(event);
+    }
+  }
+  CHECK(drains == Events{"lb0: set server app/web3 state drain",
+                         "lb0: set server app/web1 state drain",
+                         "lb0: set server app/web2 state drain"});
+  for (const char* host : {"web1", "web2", "web3"}) {
+    CHECK(world.transport.installed(host) == "2.0");
+    CHECK(world.lb.servers_by_name[host].status == "UP");
+  }
+}
+
+TEST_CASE("rollout: a server down before the rollout takes no capacity", "[rollout]") {
+  aptship::test::ScopedTempDir dir;
+  World world(3);
+  world.fleet.rollout.min_healthy = 2;
+  world.lb.servers_by_name["web2"].status = "DOWN";
+  world.options.version = "2.0";
+  RolloutReport report = world.run();
+  INFO(world.all_output());
+  REQUIRE(report.outcome == Outcome::done);
+  CHECK(world.printed("batch 1/3: web2"));
+  for (const char* host : {"web1", "web2", "web3"}) {
+    CHECK(world.transport.installed(host) == "2.0");
+  }
+}
+
 TEST_CASE("rollout: --rollback puts every host back on its journaled version", "[rollout]") {
   aptship::test::ScopedTempDir dir;
   World world(2);
