@@ -2,7 +2,7 @@
 # fleet-upgrade against real hosts, under load, with zero failed requests.
 #
 # Three releases of a small web app (tests/lib/fleet.sh: each answer names
-# the release and the host) are built with `aptship build` and published to
+# the release and the host) are pushed with git, built by the hook and published to
 # suite staging of a served, signed repository. Three hosts are clean Debian
 # roots (tests/lib/debroot.sh) that trust the repository by signed-by and
 # install release 1 with the stock apt-get; each runs the app on its own
@@ -74,8 +74,12 @@ testcontains() {
 
 # ---------------------------------------------------------------- releases
 
-msg "three releases of the app, built by aptship and published to suite staging"
+msg "three releases of the app, each pushed with git and published to suite staging"
 aptship_init "$DATA"
+testsuccess aptship --data "$DATA" apps create "$FLEET_APP"
+export GIT_CONFIG_NOSYSTEM=1 GIT_AUTHOR_NAME=tests GIT_AUTHOR_EMAIL=tests@example.org
+export GIT_COMMITTER_NAME=tests GIT_COMMITTER_EMAIL=tests@example.org
+git init -q -b main "$T/work"
 declare -A VERSION=()
 for release in 1 2 3; do
   src="$T/src/$release/$FLEET_APP"
@@ -84,8 +88,13 @@ for release in 1 2 3; do
   else
     fleet_app_source "$src" "$release" "$release.0.0"
   fi
-  testsuccess aptship --data "$DATA" build "$src" --app "$FLEET_APP" --publish staging -o "$T/built"
-  VERSION[$release]=$(sed -n "s/^ *Install with: apt-get install $FLEET_APP=//p" "$OUT")
+  # The work tree becomes this release's source, committed and pushed.
+  find "$T/work" -mindepth 1 -maxdepth 1 ! -name .git -exec rm -rf {} +
+  cp -a "$src/." "$T/work/"
+  git -C "$T/work" add -A
+  git -C "$T/work" commit -q -m "release $release"
+  testsuccess git -C "$T/work" push "$DATA/git/$FLEET_APP.git" main
+  VERSION[$release]=$(sed -n "s/^remote: *Install with: apt-get install $FLEET_APP=\([^ ]*\).*/\1/p" "$ERR")
   testtrue "release $release was published as ${VERSION[$release]:-?}" test -n "${VERSION[$release]}"
 done
 V1=${VERSION[1]} V2=${VERSION[2]} V3=${VERSION[3]}
