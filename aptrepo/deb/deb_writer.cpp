@@ -23,6 +23,7 @@
 #include "aptrepo/core/atomic_file.hpp"
 #include "aptrepo/core/fd.hpp"
 #include "aptrepo/core/hash.hpp"
+#include "aptrepo/core/problems.hpp"
 #include "aptrepo/deb/control.hpp"
 #include "aptrepo/deb/deb822.hpp"
 #include "aptrepo/deb/md5_worker.hpp"
@@ -43,24 +44,6 @@ struct ControlFile {
   std::string name;
   std::string content;
   int64_t mtime = 0;
-};
-
-// Collects the problems of one validation pass, reported together.
-class Problems {
-public:
-  void add(std::string problem) { m_list.push_back(std::move(problem)); }
-  [[nodiscard]] bool empty() const { return m_list.empty(); }
-  [[nodiscard]] Error error() const {
-    std::string out;
-    for (const std::string& p : m_list) {
-      out += out.empty() ? "" : "; ";
-      out += p;
-    }
-    return Error(out);
-  }
-
-private:
-  std::vector<std::string> m_list;
 };
 
 int64_t clamp(int64_t mtime, std::optional<int64_t> sde) {

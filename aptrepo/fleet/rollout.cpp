@@ -637,19 +637,20 @@ RolloutReport Engine::run() {
   }
   std::vector<HostPlan>& plans = *planned;
 
-  std::vector<size_t> todo;
+  std::vector<size_t> pending;
   for (size_t i = 0; i < plans.size(); ++i) {
     HostReport entry{plans[i].host->name, plans[i].from, plans[i].to,
                      plans[i].skip ? "skipped" : (dry() ? "planned" : "not reached"),
                      milliseconds(0)};
     m_report.hosts.push_back(entry);
     if (!plans[i].skip) {
-      todo.push_back(i);
+      pending.push_back(i);
     }
   }
   // Hosts already out of rotation first: they take no capacity, and the
   // backend gets them back soonest.
-  std::stable_partition(todo.begin(), todo.end(), [&](size_t i) { return !plans[i].in_rotation; });
+  std::stable_partition(pending.begin(), pending.end(),
+                        [&](size_t i) { return !plans[i].in_rotation; });
   if (!dry()) {
     std::map<std::string, JournalHost> hosts;
     for (const auto& plan : plans) {
@@ -673,7 +674,7 @@ RolloutReport Engine::run() {
     }
   }
 
-  auto batches = plan_batches(m_fleet.rollout.batches, todo.size(), m_parallel);
+  auto batches = plan_batches(m_fleet.rollout.batches, pending.size(), m_parallel);
   std::vector<std::string> sizes;
   for (const auto& batch : batches) {
     size_t n = 0;
@@ -686,14 +687,14 @@ RolloutReport Engine::run() {
                    "(min_healthy {})",
                    m_options.mode == RolloutMode::rollback ? "roll back" : "upgrade to",
                    m_options.mode == RolloutMode::rollback ? app : app + " " + m_version,
-                   todo.size(), plans.size(), batches.size(), join(sizes, ", "), m_parallel,
+                   pending.size(), plans.size(), batches.size(), join(sizes, ", "), m_parallel,
                    m_fleet.rollout.min_healthy));
   if (dry()) {
     for (size_t b = 0; b < batches.size(); ++b) {
       note(fmt::format("batch {}/{}", b + 1, batches.size()));
       for (const auto& wave : batches[b].waves) {
         for (size_t index : wave) {
-          print_dry_host(plans[todo[index]]);
+          print_dry_host(plans[pending[index]]);
         }
       }
     }
@@ -708,7 +709,7 @@ RolloutReport Engine::run() {
     std::vector<std::string> names;
     for (const auto& wave : batches[b].waves) {
       for (size_t index : wave) {
-        names.push_back(plans[todo[index]].host->name);
+        names.push_back(plans[pending[index]].host->name);
       }
     }
     note(fmt::format("batch {}/{}: {}", b + 1, batches.size(), join(names, " ")));
@@ -722,7 +723,7 @@ RolloutReport Engine::run() {
         auto cap = live_capacity();
         size_t end = start;
         for (size_t taken = 0; cap && end < wave.size(); ++end) {
-          auto serving = in_rotation(*plans[todo[wave[end]]].host);
+          auto serving = in_rotation(*plans[pending[wave[end]]].host);
           if (!serving || *serving) {
             if (taken == *cap) {
               break;
@@ -741,7 +742,7 @@ RolloutReport Engine::run() {
           break;
         }
         auto work = [&](size_t index) {
-          size_t plan_index = todo[index];
+          size_t plan_index = pending[index];
           if (!process_host(plans[plan_index], m_report.hosts[plan_index])) {
             failed++;
           }
@@ -766,7 +767,7 @@ RolloutReport Engine::run() {
       }
     }
     note(fmt::format("batch {}/{} {}: {} of {} hosts processed, {} failed", b + 1, batches.size(),
-                     stopped ? "stopped" : "done", done, todo.size(), failed.load()));
+                     stopped ? "stopped" : "done", done, pending.size(), failed.load()));
   }
   bool ok = failed == 0;
   (void)m_journal->end(ok ? "done" : "failed");

@@ -7,27 +7,11 @@
 #include <toml++/toml.h>
 
 #include "aptrepo/core/fd.hpp"
+#include "aptrepo/core/problems.hpp"
 
 namespace aptship::pipeline {
 
 namespace {
-
-// Collects every problem of one file, reported together.
-struct Problems {
-  std::vector<std::string> list;
-  void add(std::string problem) { list.push_back(std::move(problem)); }
-  [[nodiscard]] Expected<void> check() const {
-    if (list.empty()) {
-      return {};
-    }
-    std::string out;
-    for (const std::string& p : list) {
-      out += out.empty() ? "" : "; ";
-      out += p;
-    }
-    return make_error("{}", out);
-  }
-};
 
 Expected<std::optional<std::string>> read_if_present(const std::filesystem::path& path) {
   std::error_code ec;

@@ -10,6 +10,7 @@
 
 #include "aptrepo/core/atomic_file.hpp"
 #include "aptrepo/core/fd.hpp"
+#include "aptrepo/core/problems.hpp"
 #include "aptrepo/core/text.hpp"
 #include "builder/receive/app_name.hpp"
 
@@ -47,24 +48,6 @@ std::string toml_key(std::string_view key) {
   }
   return key.empty() ? toml_string(key) : std::string(key);
 }
-
-// Problems found while reading the file, reported together.
-class Problems {
-public:
-  void add(std::string problem) { m_list.push_back(std::move(problem)); }
-  [[nodiscard]] bool empty() const { return m_list.empty(); }
-  [[nodiscard]] std::string joined() const {
-    std::string out;
-    for (const std::string& p : m_list) {
-      out += out.empty() ? "" : "; ";
-      out += p;
-    }
-    return out;
-  }
-
-private:
-  std::vector<std::string> m_list;
-};
 
 std::optional<PushKey> read_key(std::string_view name, const toml::table& table,
                                 Problems& problems) {

@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "aptrepo/core/problems.hpp"
 #include "aptrepo/deb/control.hpp"
 #include "aptrepo/deb/deb822.hpp"
 #include "aptrepo/deb/version.hpp"
@@ -47,23 +48,6 @@ bool has_control(std::string_view text) {
     return (byte < 0x20 && c != '\t') || byte == 0x7f;
   });
 }
-
-class Problems {
-public:
-  void add(std::string problem) { m_list.push_back(std::move(problem)); }
-  [[nodiscard]] bool empty() const { return m_list.empty(); }
-  [[nodiscard]] std::string joined() const {
-    std::string out;
-    for (const std::string& item : m_list) {
-      out += out.empty() ? "" : "; ";
-      out += item;
-    }
-    return out;
-  }
-
-private:
-  std::vector<std::string> m_list;
-};
 
 void check_app(const AppSpec& spec, Problems& problems) {
   const std::string_view app = spec.app;
