@@ -271,6 +271,55 @@ void parse_rollout(const toml::table& table, FleetFile& fleet, Problems& problem
   }
 }
 
+bool uses_root(const TransportSpec& transport) {
+  for (const auto& word : transport.command) {
+    if (word.find("{root}") != std::string::npos) {
+      return transport.kind == TransportKind::exec;
+    }
+  }
+  return false;
+}
+
+// A load balancer's `host`: "ADDRESS" (its name too), or a table with
+// name, address and root as a [[hosts]] entry has.
+std::optional<HostSpec> parse_load_balancer_host(const toml::node& node, const std::string& path,
+                                                 const TransportSpec& transport,
+                                                 Problems& problems) {
+  HostSpec host;
+  if (node.is_string()) {
+    host.address = get_string(node, path, problems).value_or("");
+    host.name = host.address;
+    if (host.address.empty()) {
+      problems.add(path, "must not be empty");
+    } else if (uses_root(transport)) {
+      problems.add(path, "transport.command uses {root}: give a table {name, address, root}");
+    }
+  } else if (const auto* table = node.as_table()) {
+    check_keys(*table, path, {"name", "address", "root"}, problems);
+    if (const auto* address = table->get("address")) {
+      host.address = get_string(*address, path + ".address", problems).value_or("");
+    }
+    if (const auto* name = table->get("name")) {
+      host.name = get_string(*name, path + ".name", problems).value_or("");
+    }
+    if (const auto* root = table->get("root")) {
+      host.root = get_string(*root, path + ".root", problems).value_or("");
+    } else if (uses_root(transport)) {
+      problems.add(path + ".root", "required by transport.command's {root}");
+    }
+    if (host.name.empty()) {
+      host.name = host.address;
+    }
+    if (host.name.empty()) {
+      problems.add(path, "needs a name or an address");
+    }
+  } else {
+    problems.add(path, "expected \"ADDRESS\" or a table {name, address, root}");
+    return std::nullopt;
+  }
+  return host;
+}
+
 void parse_load_balancers(const toml::node& node, FleetFile& fleet, Problems& problems) {
   const auto* array = node.as_array();
   if (array == nullptr) {
@@ -283,7 +332,7 @@ void parse_load_balancers(const toml::node& node, FleetFile& fleet, Problems& pr
     if (table == nullptr) {
       continue;
     }
-    check_keys(*table, path, {"kind", "socket", "backend"}, problems);
+    check_keys(*table, path, {"kind", "socket", "backend", "host"}, problems);
     LoadBalancerSpec lb;
     if (const auto* kind = table->get("kind")) {
       if (auto text = get_string(*kind, path + ".kind", problems); text && *text != "haproxy") {
@@ -299,6 +348,19 @@ void parse_load_balancers(const toml::node& node, FleetFile& fleet, Problems& pr
       lb.backend = get_string(*backend, path + ".backend", problems).value_or("");
     } else {
       problems.add(path + ".backend", "required");
+    }
+    if (const auto* host = table->get("host")) {
+      lb.host = parse_load_balancer_host(*host, path + ".host", fleet.transport, problems);
+      // socat reads ',' '!' and ':' after the address keyword as its own syntax.
+      std::string_view socket = lb.socket;
+      if (socket.starts_with("tcp://")) {
+        socket.remove_prefix(6);
+      }
+      if (socket.find_first_of(",!\"'\\ ") != std::string_view::npos) {
+        problems.add(path + ".socket",
+                     "a socket reached over the transport cannot contain , ! quotes, "
+                     "backslashes or spaces (socat's address syntax)");
+      }
     }
     fleet.load_balancers.push_back(std::move(lb));
   }
@@ -340,12 +402,7 @@ void parse_hosts(const toml::node& node, FleetFile& fleet, Problems& problems) {
     if (const auto* root = table->get("root")) {
       host.root = get_string(*root, path + ".root", problems).value_or("");
     }
-    bool needs_root = false;
-    for (const auto& word : fleet.transport.command) {
-      needs_root = needs_root || word.find("{root}") != std::string::npos;
-    }
-    if (fleet.transport.kind == TransportKind::exec && needs_root &&
-        table->get("root") == nullptr) {
+    if (uses_root(fleet.transport) && table->get("root") == nullptr) {
       problems.add(path + ".root", "required by transport.command's {root}");
     }
     fleet.hosts.push_back(std::move(host));

@@ -65,6 +65,10 @@ struct LoadBalancerSpec {
   std::string kind = "haproxy";
   std::string socket; // a unix socket path or tcp://HOST:PORT
   std::string backend;
+  // Set when the socket is on the load balancer's own machine: commands reach
+  // it by running socat there over the fleet's transport. Only name, address
+  // and root are used.
+  std::optional<HostSpec> host;
 };
 
 struct FleetFile {

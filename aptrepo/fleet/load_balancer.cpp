@@ -122,7 +122,7 @@ Expected<std::vector<ServerStatus>> parse_show_stat(std::string_view csv,
   return out;
 }
 
-Expected<std::string> HaproxyRuntime::command(std::string_view command) const {
+Expected<std::string> SocketChannel::exchange(std::string_view command) const {
   std::string line = fmt::format("{}\n", command);
   auto connect = [&]() -> Expected<Fd> {
     if (m_socket.starts_with("tcp://")) {
@@ -139,16 +139,60 @@ Expected<std::string> HaproxyRuntime::command(std::string_view command) const {
     }
     return connect_unix(m_socket, m_timeout);
   };
-  auto fd = connect();
-  if (!fd) {
-    return tl::unexpected<Error>(fd.error().context(describe()));
+  TRY_ASSIGN(Fd fd, connect());
+  return fleet::exchange(fd, line, m_timeout);
+}
+
+std::vector<std::string> remote_runtime_argv(const std::string& socket, std::string_view command,
+                                             std::chrono::milliseconds timeout) {
+  std::string address =
+      socket.starts_with("tcp://") ? "TCP:" + socket.substr(6) : "UNIX-CONNECT:" + socket;
+  // socat -t: how long to wait for the answer once the command is sent; -T:
+  // the whole exchange's idle limit. Both end a hung socket.
+  std::string seconds = std::to_string(std::max<int64_t>(1, timeout.count() / 1000));
+  return {"sh",
+          "-c",
+          "printf '%s\\n' \"$1\" | exec socat -t \"$3\" -T \"$3\" - \"$2\"",
+          "sh",
+          std::string(command),
+          address,
+          seconds};
+}
+
+std::string TransportChannel::describe() const {
+  return fmt::format("{} on {}", m_socket, m_host.name);
+}
+
+std::string TransportChannel::route(std::string_view command) const {
+  return display_command(
+      m_transport.local_argv(m_host, remote_runtime_argv(m_socket, command, m_timeout)));
+}
+
+Expected<std::string> TransportChannel::exchange(std::string_view command) const {
+  std::vector<std::string> argv = remote_runtime_argv(m_socket, command, m_timeout);
+  // The transport's own start-up (ssh's connection) comes on top of the exchange.
+  TRY_ASSIGN(RemoteResult result,
+             m_transport.run(m_host, argv, m_timeout + std::chrono::seconds(10)));
+  if (result.timed_out) {
+    return make_error("socat on {} timed out", m_host.name);
   }
-  auto answer = exchange(*fd, line, m_timeout);
+  if (result.exit_code == 127) {
+    return make_error("socat is not installed on {} ({})", m_host.name, result.last_line());
+  }
+  if (result.exit_code != 0) {
+    return make_error("socat on {} failed with exit code {}: {}", m_host.name, result.exit_code,
+                      result.last_line());
+  }
+  return std::move(result.out);
+}
+
+Expected<std::string> HaproxyRuntime::command(std::string_view command) const {
+  auto answer = m_channel->exchange(command);
   if (!answer) {
     return tl::unexpected<Error>(
         answer.error().context(fmt::format("{}: {}", describe(), command)));
   }
-  return *answer;
+  return answer;
 }
 
 Expected<void> HaproxyRuntime::admin(const std::string& command) const {

@@ -413,6 +413,9 @@ Expected<std::vector<HostPlan>> Engine::preflight(const JournalState& journal) {
     up_counts.push_back(up);
     note(fmt::format("{}: backend {} has {} servers, {} UP", lb.describe(), backend,
                      servers->size(), up));
+    if (std::string route = lb.route("COMMAND"); dry() && !route.empty()) {
+      note(fmt::format("{}: each command is sent with: {}", lb.describe(), route));
+    }
     for (const auto& host : m_fleet.hosts) {
       if (lb_servers[i].find(host.name) == lb_servers[i].end()) {
         problems.push_back(

@@ -88,7 +88,13 @@ int run_fleet(const FleetArgs& args, const std::string& data_option) {
   std::vector<std::unique_ptr<fleet::LoadBalancer>> owned;
   std::vector<fleet::LoadBalancer*> load_balancers;
   for (const auto& spec : fleet->load_balancers) {
-    owned.push_back(std::make_unique<fleet::HaproxyRuntime>(spec.socket));
+    if (spec.host) {
+      owned.push_back(
+          std::make_unique<fleet::HaproxyRuntime>(std::make_unique<fleet::TransportChannel>(
+              *transport, *spec.host, spec.socket, std::chrono::seconds(10))));
+    } else {
+      owned.push_back(std::make_unique<fleet::HaproxyRuntime>(spec.socket));
+    }
     load_balancers.push_back(owned.back().get());
   }
   fleet::HttpHealthChecker health;

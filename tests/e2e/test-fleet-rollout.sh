@@ -14,6 +14,8 @@
 # Debian's HAProxy balances the three hosts, as a production configuration
 # would (haproxy_write_config: health checks every 200 ms, retries 3,
 # option redispatch, no L7 retries), with its runtime API at level admin.
+# Most runs reach that API as a load balancer on another machine is reached:
+# socat run on the LB's host through the fleet's transport.
 # A load generator sends requests through HAProxy for the whole of each
 # rollout, over kept-alive connections and over a new connection per
 # request, and records every answer: a failure is any status but 200, a
@@ -40,7 +42,7 @@
 # shellcheck source=../lib/fleet.sh
 . "$APTSHIP_SOURCE_DIR/tests/lib/fleet.sh"
 
-require_cmd haproxy curl "$PYTHON"
+require_cmd haproxy socat curl "$PYTHON"
 require_aptship
 debroot_require
 
@@ -141,7 +143,8 @@ testtrue "every server of the backend is UP" haproxy_wait_all_up "$SOCK" "$FLEET
 testgrep "^$FLEET_APP release 1 on web[123]\$" <(curl --noproxy '*' -sf --max-time 10 "$LB_URL")
 
 # write_fleet FILE [RESTART_ARG...] [-- ROLLOUT_LINE...]: the fleet file of
-# the three hosts, restart command arguments and extra [rollout] lines.
+# the three hosts, restart command arguments and extra [rollout] lines;
+# LB_HOST_LINE, when set, is added to the load balancer's table.
 write_fleet() {
   local file=$1 restart='' rollout='' host
   shift
@@ -181,6 +184,7 @@ $rollout
 kind = "haproxy"
 socket = "$SOCK"
 backend = "$FLEET_APP"
+${LB_HOST_LINE:-}
 EOF
     for host in "${HOSTS[@]}"; do
       printf '\n[[hosts]]\nname = "%s"\naddress = "%s"\nport = %s\nroot = "%s"\n' \
@@ -188,8 +192,12 @@ EOF
     done
   } >"$file"
 }
+# The main fleet file reaches HAProxy's socket the way a remote load balancer
+# is reached: socat run on the LB's "host" (this machine, chroot /) through the
+# fleet's transport. The slow and no-drain files below use the socket directly.
 FLEET="$T/fleet.toml"
-write_fleet "$FLEET"
+LB_HOST_LINE='host = { name = "lb", address = "127.0.0.1", root = "/" }' write_fleet "$FLEET"
+LB_DESC="haproxy $SOCK on lb"
 
 # ---------------------------------------------------------------- helpers
 
@@ -321,7 +329,7 @@ show_run "$T/dry-run.out"
 for host in "${HOSTS[@]}"; do
   testcontains "$host: would go $V1 -> $V2" "$T/dry-run.out"
   for state in drain maint ready; do
-    testcontains "$host:   haproxy $SOCK: set server $FLEET_APP/$host state $state" "$T/dry-run.out"
+    testcontains "$host:   $LB_DESC: set server $FLEET_APP/$host state $state" "$T/dry-run.out"
   done
   testcontains "$host:   run: chroot ${ROOT[$host]} /usr/bin/env -i" "$T/dry-run.out"
   testcontains "apt-get install -y -q --allow-downgrades -o DPkg::Lock::Timeout=60 -o Dpkg::Options::=--force-confold $FLEET_APP=$V2" "$T/dry-run.out"
@@ -329,6 +337,7 @@ for host in "${HOSTS[@]}"; do
 done
 testcontains "plan: upgrade to $FLEET_APP $V2 on 3 of 3 hosts in 2 batches [1, 2], at most 1 at a time (min_healthy 2)" "$T/dry-run.out"
 testcontains "dry run: nothing was changed" "$T/dry-run.out"
+testgrep "$(ere "$LB_DESC"): each command is sent with: chroot / /usr/bin/env -i .* sh -c .*socat.* COMMAND UNIX-CONNECT:$(ere "$SOCK") 10\$" "$T/dry-run.out"
 testequal "$(all_on "$V1")" versions
 testequal "$states_before" haproxy_servers "$SOCK" "$FLEET_APP"
 testnofile "$DATA/fleet/$FLEET_APP.journal"
@@ -351,6 +360,7 @@ for host in "${HOSTS[@]}"; do
   testcontains "$host: drained: 0 sessions after" "$T/upgrade.out"
   testcontains "$host: UP on every load balancer after" "$T/upgrade.out"
 done
+testcontains "$LB_DESC: backend $FLEET_APP has 3 servers, 3 UP" "$T/upgrade.out"
 testequal 1 load_get upgrade 'r["first_release"]'
 testequal 2 load_get upgrade 'r["last_release"]'
 testtrue "both releases answered during the upgrade" \

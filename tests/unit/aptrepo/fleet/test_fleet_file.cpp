@@ -45,6 +45,11 @@ backend = "app"
 socket = "tcp://127.0.0.1:9999"
 backend = "app2"
 
+[[load_balancers]]
+socket = "/run/haproxy/admin.sock"
+backend = "app"
+host = { name = "lb1", address = "10.0.0.5", root = "/srv/hosts/lb1" }
+
 [[hosts]]
 name = "web1"
 address = "127.0.1.1"
@@ -84,9 +89,14 @@ TEST_CASE("fleet file: every field of a good file", "[fleet_file]") {
   CHECK(fleet->rollout.min_healthy == 2);
   CHECK(fleet->rollout.shutdown_sessions_on_timeout);
   CHECK_FALSE(fleet->rollout.drain);
-  REQUIRE(fleet->load_balancers.size() == 2);
+  REQUIRE(fleet->load_balancers.size() == 3);
+  CHECK_FALSE(fleet->load_balancers[0].host);
   CHECK(fleet->load_balancers[1].socket == "tcp://127.0.0.1:9999");
   CHECK(fleet->load_balancers[1].backend == "app2");
+  REQUIRE(fleet->load_balancers[2].host);
+  CHECK(fleet->load_balancers[2].host->name == "lb1");
+  CHECK(fleet->load_balancers[2].host->address == "10.0.0.5");
+  CHECK(fleet->load_balancers[2].host->root == "/srv/hosts/lb1");
   REQUIRE(fleet->hosts.size() == 2);
   CHECK(fleet->hosts[1].name == "web2");
   CHECK(fleet->hosts[1].address == "127.0.1.2");
@@ -222,6 +232,63 @@ port = 1
   REQUIRE_FALSE(fleet);
   CHECK(fleet.error().message().find("hosts[0].root: required by transport.command's {root}") !=
         std::string::npos);
+}
+
+TEST_CASE("fleet file: a load balancer reached on its own host", "[fleet_file]") {
+  constexpr const char* k_head = R"(
+app = "hello"
+[health]
+url = "http://{address}/"
+[[hosts]]
+name = "web1"
+address = "a"
+port = 1
+root = "/srv/web1"
+)";
+  SECTION("an address alone names the host too") {
+    auto fleet = parse_fleet_file(std::string(k_head) + R"(
+[[load_balancers]]
+socket = "/run/haproxy/admin.sock"
+backend = "app"
+host = "lb.example"
+)",
+                                  "lb.toml");
+    REQUIRE(fleet);
+    REQUIRE(fleet->load_balancers[0].host);
+    CHECK(fleet->load_balancers[0].host->name == "lb.example");
+    CHECK(fleet->load_balancers[0].host->address == "lb.example");
+  }
+  SECTION("every problem of the host entry is reported") {
+    auto fleet = parse_fleet_file(std::string(k_head) + R"(
+[transport]
+kind = "exec"
+command = ["chroot", "{root}"]
+[[load_balancers]]
+socket = "/run/haproxy/admin,sock"
+backend = "app"
+host = { address = "lb", rot = "/x" }
+[[load_balancers]]
+socket = "/run/haproxy/admin.sock"
+backend = "app"
+host = 7
+[[load_balancers]]
+socket = "/run/haproxy/admin.sock"
+backend = "app"
+host = {}
+)",
+                                  "lb.toml");
+    REQUIRE_FALSE(fleet);
+    const std::string& message = fleet.error().message();
+    INFO(message);
+    CHECK(message.find("load_balancers[0].host.rot: unknown key") != std::string::npos);
+    CHECK(message.find("load_balancers[0].host.root: required by transport.command's {root}") !=
+          std::string::npos);
+    CHECK(message.find("load_balancers[0].socket: a socket reached over the transport") !=
+          std::string::npos);
+    CHECK(message.find("load_balancers[1].host: expected \"ADDRESS\" or a table") !=
+          std::string::npos);
+    CHECK(message.find("load_balancers[2].host: needs a name or an address") != std::string::npos);
+  }
 }
 
 TEST_CASE("fleet file: TOML syntax errors name the line", "[fleet_file]") {

@@ -87,6 +87,8 @@ private:
         answer = "No such server.\n\n";
       } else if (line.starts_with("set server ")) {
         answer = "No such backend.\n\n";
+      } else if (line.starts_with("echo ")) {
+        answer = line.substr(5) + "\n";
       } else {
         answer = "Unknown command.\n";
       }
@@ -170,6 +172,77 @@ TEST_CASE("runtime API client against a fake unix-socket server", "[haproxy]") {
                              });
 }
 
+TEST_CASE("runtime API over the transport: socat on the load balancer's host", "[haproxy]") {
+  if (!std::filesystem::exists("/usr/bin/socat")) {
+    WARN("no /usr/bin/socat: skipped");
+    return;
+  }
+  aptship::test::ScopedTempDir dir;
+  std::string path = (dir.path() / "admin.sock").string();
+  FakeRuntimeServer server(path);
+  // The "host" is this machine, reached with no prefix: what runs there is
+  // exactly the argv an ssh or chroot transport would run.
+  ExecTransport transport({});
+  HostSpec lb_host{"lb1", "192.0.2.10", 0, ""};
+  HaproxyRuntime lb(
+      std::make_unique<TransportChannel>(transport, lb_host, path, std::chrono::seconds(5)));
+  CHECK(lb.describe() == "haproxy " + path + " on lb1");
+  CHECK(lb.route("show stat") ==
+        display_command(remote_runtime_argv(path, "show stat", std::chrono::seconds(5))));
+  CHECK(HaproxyRuntime(path).route("show stat").empty());
+
+  auto servers = lb.servers("app");
+  REQUIRE(servers);
+  CHECK(servers->size() == 5);
+  REQUIRE(lb.set_state("app", "web1", ServerState::drain));
+  auto no_server = lb.set_state("app", "nope", ServerState::maint);
+  REQUIRE_FALSE(no_server);
+  CHECK(no_server.error().message().find("No such server.") != std::string::npos);
+  // Words a shell would act on arrive as they were sent.
+  std::string tricky = R"(echo a  b "c" 'd' $HOME `id` $(id) ; | & \ * ~)";
+  auto echoed = lb.command(tricky);
+  REQUIRE(echoed);
+  CHECK(*echoed == tricky.substr(5) + "\n");
+  CHECK(server.commands() == std::vector<std::string>{"show stat",
+                                                      "set server app/web1 state drain",
+                                                      "set server app/nope state maint", tricky});
+
+  SECTION("a socket that is not there names the host and socat's reason") {
+    HaproxyRuntime absent(std::make_unique<TransportChannel>(
+        transport, lb_host, (dir.path() / "none.sock").string(), std::chrono::seconds(5)));
+    auto answer = absent.servers("app");
+    REQUIRE_FALSE(answer);
+    INFO(answer.error().message());
+    CHECK(answer.error().message().find("socat on lb1 failed") != std::string::npos);
+    CHECK(answer.error().message().find("No such file or directory") != std::string::npos);
+  }
+  SECTION("a host without socat says so") {
+    // PATH without socat, then the same argv.
+    ExecTransport bare(
+        {"/usr/bin/env", "PATH=/nonexistent", "/bin/sh", "-c", R"(exec "/bin/$0" "$@")"});
+    HaproxyRuntime no_socat(
+        std::make_unique<TransportChannel>(bare, lb_host, path, std::chrono::seconds(5)));
+    auto answer = no_socat.servers("app");
+    REQUIRE_FALSE(answer);
+    INFO(answer.error().message());
+    CHECK(answer.error().message().find("socat is not installed on lb1") != std::string::npos);
+  }
+}
+
+TEST_CASE("runtime API over the transport: the remote argv", "[haproxy]") {
+  auto unix_argv =
+      remote_runtime_argv("/run/haproxy/admin.sock", "show stat", std::chrono::seconds(10));
+  REQUIRE(unix_argv.size() == 7);
+  CHECK(unix_argv[0] == "sh");
+  CHECK(unix_argv[4] == "show stat");
+  CHECK(unix_argv[5] == "UNIX-CONNECT:/run/haproxy/admin.sock");
+  CHECK(unix_argv[6] == "10");
+  auto tcp_argv =
+      remote_runtime_argv("tcp://127.0.0.1:9999", "show stat", std::chrono::milliseconds(500));
+  CHECK(tcp_argv[5] == "TCP:127.0.0.1:9999");
+  CHECK(tcp_argv[6] == "1");
+}
+
 TEST_CASE("runtime API client: an absent socket is an error", "[haproxy]") {
   aptship::test::ScopedTempDir dir;
   HaproxyRuntime unix_lb((dir.path() / "none.sock").string());
@@ -206,8 +279,14 @@ backend app
   REQUIRE(started);
   INFO(started->err);
   REQUIRE(started->ok());
+  ExecTransport transport({});
+  bool remote = std::filesystem::exists("/usr/bin/socat") ? GENERATE(false, true) : false;
+  INFO((remote ? "over the transport" : "on this machine"));
+  HaproxyRuntime lb =
+      remote ? HaproxyRuntime(std::make_unique<TransportChannel>(
+                   transport, HostSpec{"lb", "127.0.0.1", 0, ""}, sock, std::chrono::seconds(5)))
+             : HaproxyRuntime(sock);
   // The daemon has forked; wait for its socket to answer.
-  HaproxyRuntime lb(sock);
   Expected<std::vector<ServerStatus>> servers = make_error("not started");
   for (int i = 0; i < 100 && !servers; ++i) {
     servers = lb.servers("app");

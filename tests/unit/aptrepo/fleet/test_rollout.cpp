@@ -37,7 +37,7 @@ struct World {
     fleet.health.timeout = 1s;
     fleet.rollout.batches = {{1, BatchSize::Unit::hosts}};
     fleet.rollout.drain_timeout = 1s;
-    fleet.load_balancers = {{"haproxy", "/fake.sock", "app"}};
+    fleet.load_balancers = {{"haproxy", "/fake.sock", "app", std::nullopt}};
     for (int i = 1; i <= host_count; ++i) {
       HostSpec host{fmt::format("web{}", i), fmt::format("10.0.0.{}", i), 8000, ""};
       fleet.hosts.push_back(host);
