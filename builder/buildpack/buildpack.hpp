@@ -26,6 +26,9 @@ enum class Isolation {
                    // namespace where the real build directory, kept in
                    // work_dir, is bind-mounted on install_dir (/opt/APP), and
                    // every process it started dies with it
+  user_namespace,  // (any user) the same view, set up inside a new user
+                   // namespace: a tmpfs over install_dir's parent holds the
+                   // mount point, and the steps keep the caller's uid and gid
 };
 
 // Where buildpacks come from and where their runs happen.

@@ -67,9 +67,8 @@ public:
     m_sandbox.run_as = request.run_as;
     m_sandbox.isolation = request.isolation;
     m_sandbox.real_build_dir = m_workspace.build_dir;
-    m_sandbox.visible_build_dir = request.isolation == Isolation::mount_namespace
-                                      ? request.install_dir
-                                      : m_workspace.build_dir;
+    m_sandbox.visible_build_dir =
+        request.isolation != Isolation::none ? request.install_dir : m_workspace.build_dir;
     m_env = step_environment(m_workspace.home, request.source_version);
   }
 

@@ -4,6 +4,8 @@
 #include <system_error>
 
 #include <fmt/format.h>
+
+#include "aptrepo/core/subprocess.hpp"
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -42,7 +44,30 @@ constexpr std::string_view k_wait_epilogue = "\"${aptship_command[@]}\"; aptship
 constexpr std::string_view k_mount_script =
     "mount --bind \"$1\" \"$2\" && cd \"$2\" && shift 2 && exec \"$@\"";
 
+// $1 the real build directory, $2 the install path, $3 its parent, $4 and
+// $5 the caller's uid and gid. Run as root of a new user namespace that owns
+// the new mount namespace: the tmpfs gives the install path a mount point
+// without writing to the host's /opt, and the inner namespace maps the
+// caller's own ids back so that the steps are not (namespace) root.
+constexpr std::string_view k_user_mount_script =
+    "mount -t tmpfs -o mode=0755 aptship \"$3\" && mkdir \"$2\" && "
+    "mount --bind \"$1\" \"$2\" && cd \"$2\" && "
+    "aptship_uid=$4 && aptship_gid=$5 && shift 5 && "
+    "exec unshare --user --map-user=\"$aptship_uid\" --map-group=\"$aptship_gid\" -- \"$@\"";
+
 } // namespace
+
+bool user_namespace_available() {
+  static const bool available = [] {
+    SubprocessOptions options;
+    options.timeout = std::chrono::seconds(10);
+    auto probe = run({"unshare", "--user", "--map-root-user", "--mount", "--", "/bin/sh", "-c",
+                      "mount -t tmpfs aptship /mnt"},
+                     options);
+    return probe && probe->ok();
+  }();
+  return available;
+}
 
 std::vector<std::string> sandbox_argv(const Sandbox& sandbox, const std::vector<fs::path>& exports,
                                       const std::vector<std::string>& command) {
@@ -55,13 +80,22 @@ std::vector<std::string> sandbox_argv(const Sandbox& sandbox, const std::vector<
                  "--kill-child", "--", "/bin/sh", "-c", std::string(k_mount_script), "sh",
                  sandbox.real_build_dir.string(), sandbox.visible_build_dir.string()});
   }
+  if (sandbox.isolation == Isolation::user_namespace) {
+    argv.insert(argv.end(),
+                {"unshare", "--user", "--map-root-user", "--mount", "--propagation", "private",
+                 "--pid", "--fork", "--kill-child", "--", "/bin/sh", "-c",
+                 std::string(k_user_mount_script), "sh", sandbox.real_build_dir.string(),
+                 sandbox.visible_build_dir.string(),
+                 sandbox.visible_build_dir.parent_path().string(),
+                 std::to_string(sandbox.caller.first), std::to_string(sandbox.caller.second)});
+  }
   if (sandbox.run_as) {
     argv.insert(argv.end(), {"setpriv", fmt::format("--reuid={}", sandbox.run_as->first),
                              fmt::format("--regid={}", sandbox.run_as->second), "--clear-groups",
                              "--no-new-privs", "--"});
   }
   std::string script(k_export_prologue);
-  script += sandbox.isolation == Isolation::mount_namespace ? k_exec_epilogue : k_wait_epilogue;
+  script += sandbox.isolation != Isolation::none ? k_exec_epilogue : k_wait_epilogue;
   argv.insert(argv.end(), {"/bin/bash", "-c", script, "bash", std::to_string(exports.size())});
   for (const auto& path : exports) {
     argv.push_back(path.string());
@@ -73,7 +107,7 @@ std::vector<std::string> sandbox_argv(const Sandbox& sandbox, const std::vector<
 fs::path sandbox_cwd(const Sandbox& sandbox) {
   // Inside the new namespace the host's directory at the install path is
   // the empty mountpoint: the script changes into the mounted tree itself.
-  if (sandbox.isolation == Isolation::mount_namespace) {
+  if (sandbox.isolation != Isolation::none) {
     return "/";
   }
   return sandbox.real_build_dir;
@@ -102,8 +136,14 @@ Expected<void> check_sandbox_allowed(const Sandbox& sandbox) {
     return make_error("building in a private mount namespace at {} needs root",
                       sandbox.visible_build_dir.string());
   }
-  if (sandbox.isolation == Isolation::mount_namespace && !sandbox.visible_build_dir.is_absolute()) {
+  if (sandbox.isolation != Isolation::none && !sandbox.visible_build_dir.is_absolute()) {
     return make_error("the install path {} is not absolute", sandbox.visible_build_dir.string());
+  }
+  if (sandbox.isolation == Isolation::user_namespace &&
+      sandbox.visible_build_dir.parent_path() == sandbox.visible_build_dir.root_path()) {
+    // The tmpfs goes over the parent: over / it would hide the whole system.
+    return make_error("the install path {} needs a parent below /",
+                      sandbox.visible_build_dir.string());
   }
   return {};
 }

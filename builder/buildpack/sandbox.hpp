@@ -15,6 +15,7 @@
 #include <vector>
 
 #include <sys/types.h>
+#include <unistd.h>
 
 #include "aptrepo/core/error.hpp"
 #include "builder/buildpack/buildpack.hpp"
@@ -23,7 +24,8 @@ namespace aptship::buildpack {
 
 // The identity and view of the file system every step of one build gets.
 struct Sandbox {
-  std::optional<std::pair<uid_t, gid_t>> run_as; // drop to this uid:gid (root only)
+  std::optional<std::pair<uid_t, gid_t>> run_as;          // drop to this uid:gid (root only)
+  std::pair<uid_t, gid_t> caller{::getuid(), ::getgid()}; // kept by a user namespace
   Isolation isolation = Isolation::none;
   std::filesystem::path real_build_dir;    // where the tree really is
   std::filesystem::path visible_build_dir; // BUILD_DIR as the steps see it
@@ -43,6 +45,10 @@ sandbox_argv(const Sandbox& sandbox, const std::vector<std::filesystem::path>& e
 // SOURCE_VERSION; nothing is inherited from the caller.
 [[nodiscard]] std::map<std::string, std::string> step_environment(const std::filesystem::path& home,
                                                                   std::string_view source_version);
+
+// True when this process may create a user namespace with its own mounts
+// (unprivileged user namespaces enabled, unshare present); probed once.
+[[nodiscard]] bool user_namespace_available();
 
 // An error unless this process may set SANDBOX up (both the privilege drop
 // and the mount namespace need root).

@@ -137,7 +137,7 @@ Expected<Workspace> prepare_workspace(const BuildRequest& request) {
   workspace.env_dir = work_dir / "env";
   workspace.home = work_dir / "home";
   workspace.buildpacks_dir = work_dir / "buildpacks";
-  bool isolated = request.isolation == Isolation::mount_namespace;
+  bool isolated = request.isolation != Isolation::none;
   workspace.build_dir = isolated ? work_dir / "build" : fs::absolute(request.install_dir);
 
   TRY(create_dir(work_dir, fs::perms(0700)));
@@ -159,7 +159,9 @@ Expected<Workspace> prepare_workspace(const BuildRequest& request) {
 
   TRY(create_empty_dir(workspace.build_dir));
   TRY(copy_tree(request.source_dir, workspace.build_dir, CopyGit::keep));
-  if (isolated && !fs::is_directory(request.install_dir, ec)) {
+  // A user namespace mounts a tmpfs over the parent: nothing on the host.
+  if (request.isolation == Isolation::mount_namespace &&
+      !fs::is_directory(request.install_dir, ec)) {
     TRY(create_dir(request.install_dir, fs::perms(0755)));
   }
   TRY(write_env_dir(workspace.env_dir, request.env));

@@ -23,6 +23,7 @@
 #include "aptrepo/index/repo.hpp"
 #include "aptrepo/sign/signer.hpp"
 #include "builder/buildpack/buildpack.hpp"
+#include "builder/buildpack/sandbox.hpp"
 #include "builder/pipeline/app_config.hpp"
 #include "builder/pipeline/build_record.hpp"
 #include "builder/pipeline/slug.hpp"
@@ -220,7 +221,14 @@ Expected<Built> run_pipeline(const DataDir& data, const BuildOptions& options, u
     // (virtualenvs, shebangs) hold after installation.
     request.install_dir = fs::path("/opt") / app;
     request.isolation = buildpack::Isolation::mount_namespace;
+  } else if (buildpack::user_namespace_available()) {
+    // The same view for the service's own user, inside a user namespace.
+    request.install_dir = fs::path("/opt") / app;
+    request.isolation = buildpack::Isolation::user_namespace;
   } else {
+    say(fmt::format("no user namespaces here: building in a temporary directory, so paths the "
+                    "build embeds will not be /opt/{}",
+                    app));
     request.install_dir = work.path() / "app";
     request.isolation = buildpack::Isolation::none;
   }

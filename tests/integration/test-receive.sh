@@ -299,6 +299,17 @@ if [ "$(id -u)" -eq 0 ]; then
   for owned in keys.toml authorized_keys git/owned.git/HEAD git/owned.git/hooks/pre-receive; do
     testequal "65534" stat -c %u "$OWNED/$owned"
   done
+
+  msg "a build by that user still sees its tree at /opt/APP (a user namespace)"
+  rm -rf "/opt/owned"
+  mkdir "$T/owned-out"
+  chown 65534:65534 "$T/owned-out"
+  testsuccess aptship --data "$OWNED" build "$APTSHIP_SOURCE_DIR/tests/apps/python" --app owned \
+    -o "$T/owned-out"
+  OWNED_DEB=$(ls "$T"/owned-out/owned_*.deb)
+  dpkg-deb --fsys-tarfile "$OWNED_DEB" | tar -xO ./opt/owned/.venv/bin/activate >"$T/owned-activate"
+  testgrep '^VIRTUAL_ENV=/opt/owned/\.venv$' "$T/owned-activate"
+  testnofile /opt/owned
 fi
 
 finish

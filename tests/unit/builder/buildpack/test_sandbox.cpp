@@ -141,3 +141,68 @@ TEST_CASE("root may set every sandbox up") {
     CHECK(allowed.error().message() == "running buildpacks as uid 65534 needs root");
   }
 }
+
+TEST_CASE("a user namespace gives any user the install path, with its own ids") {
+  Sandbox sandbox;
+  sandbox.isolation = Isolation::user_namespace;
+  sandbox.real_build_dir = "/work/build";
+  sandbox.visible_build_dir = "/opt/hello";
+  sandbox.caller = {1000, 1001};
+  auto prefix = prefix_of(sandbox_argv(sandbox, {}, {"x"}));
+  REQUIRE(prefix.size() == 19);
+  CHECK(prefix[0] == "unshare");
+  CHECK(prefix[1] == "--user");
+  // The paths and ids are positional parameters, not part of the script.
+  CHECK(prefix[12].find("/opt") == std::string::npos);
+  CHECK(std::vector<std::string>(prefix.begin() + 14, prefix.end()) ==
+        std::vector<std::string>{"/work/build", "/opt/hello", "/opt", "1000", "1001"});
+  CHECK(sandbox_cwd(sandbox) == "/");
+  CHECK(check_sandbox_allowed(sandbox));
+  sandbox.visible_build_dir = "/hello";
+  auto top = check_sandbox_allowed(sandbox);
+  REQUIRE(!top);
+  CHECK(top.error().message() == "the install path /hello needs a parent below /");
+}
+
+TEST_CASE("a user namespace build runs as the caller, sees /opt/APP and writes the real tree") {
+  if (::geteuid() != 0) {
+    WARN("needs root to become another user: skipped");
+    return;
+  }
+  if (!user_namespace_available()) {
+    WARN("no unprivileged user namespaces here: skipped");
+    return;
+  }
+  ScopedTempDir tmp;
+  fs::path real = tmp.path() / "build";
+  fs::create_directories(real);
+  REQUIRE(::chmod(tmp.path().c_str(), 0755) == 0);
+  REQUIRE(chown_tree(real, 65534, 65534));
+  fs::path visible = "/opt/aptship-sandbox-test";
+  REQUIRE_FALSE(fs::exists(visible));
+  Sandbox sandbox;
+  sandbox.isolation = Isolation::user_namespace;
+  sandbox.real_build_dir = real;
+  sandbox.visible_build_dir = visible;
+  sandbox.caller = {65534, 65534};
+  // What a service account runs: the same argv, started as nobody.
+  auto argv = sandbox_argv(sandbox, {},
+                           {"/bin/sh", "-c", "pwd; id -u; id -g; echo made > made; ls /opt"});
+  argv.insert(argv.begin(),
+              {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"});
+  aptship::SubprocessOptions options;
+  options.cwd = sandbox_cwd(sandbox);
+  options.env = step_environment(tmp.path(), "");
+  auto result = aptship::run(argv, options);
+  REQUIRE(result);
+  INFO(result->err);
+  CHECK(result->exit_code == 0);
+  CHECK(result->out == visible.string() + "\n65534\n65534\naptship-sandbox-test\n");
+  CHECK(aptship::test::read(real / "made") == "made\n");
+  struct stat st {};
+  REQUIRE(::stat((real / "made").c_str(), &st) == 0);
+  CHECK(st.st_uid == 65534);
+  CHECK(st.st_gid == 65534);
+  // The host's /opt is untouched.
+  CHECK_FALSE(fs::exists(visible));
+}
