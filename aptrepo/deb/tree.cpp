@@ -1,27 +1,28 @@
 #include "aptrepo/deb/tree.hpp"
 
+#include "aptrepo/core/fd.hpp"
 #include "aptrepo/core/text.hpp"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 namespace aptship::deb {
 
 namespace {
 
 using archive::EntryType;
-
-struct DirClose {
-  void operator()(DIR* d) const { closedir(d); }
-};
 
 struct PairHash {
   size_t operator()(const std::pair<dev_t, ino_t>& p) const {
@@ -30,12 +31,22 @@ struct PairHash {
   }
 };
 
+// Receives each entry as it is listed; false stops the scan.
+using EntrySink = std::function<bool(TreeEntry&& entry)>;
+
 class Scanner {
 public:
-  Scanner(std::filesystem::path root, std::optional<int64_t> clamp)
-      : m_root(std::move(root)), m_clamp(clamp) {}
+  Scanner(std::filesystem::path root, std::optional<int64_t> clamp, EntrySink sink)
+      : m_root(std::move(root)), m_clamp(clamp), m_sink(std::move(sink)) {}
 
-  Expected<Tree> run() {
+  // Lists the tree through the sink; returns its installed size in KiB.
+  Expected<uint64_t> run() {
+    TRY(list());
+    return m_installed_kib;
+  }
+
+private:
+  Expected<void> list() {
     struct stat st {};
     if (lstat(m_root.c_str(), &st) != 0) {
       return errno_error(m_root.string(), errno);
@@ -43,29 +54,33 @@ public:
     if (!S_ISDIR(st.st_mode)) {
       return make_error("{}: not a directory", m_root.string());
     }
-    TRY(add("", st));
-    TRY(walk("", true));
-    return std::move(m_tree);
+    TRY(add(AT_FDCWD, "", "", st));
+    const int fd = open(m_root.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+      return errno_error(m_root.string(), errno);
+    }
+    return walk(fd, "", true);
   }
 
-private:
   int64_t clamp(int64_t mtime) const { return m_clamp && mtime > *m_clamp ? *m_clamp : mtime; }
 
   static uint64_t kib(uint64_t bytes) { return (bytes + 1023) / 1024; }
 
-  Expected<void> add(const std::string& rel, const struct stat& st) {
+  // Adds REL, named NAME in the directory DIR_FD, whose lstat is ST.
+  Expected<void> add(int dir_fd, const std::string& name, const std::string& rel,
+                     const struct stat& st) {
     TreeEntry e;
     e.source = rel;
     e.tar.mode = st.st_mode & 07777;
     e.tar.mtime = clamp(st.st_mtime);
-    const std::string shown = printable(rel.empty() ? "./" : "./" + rel);
+    auto shown = [&rel] { return printable(rel.empty() ? "./" : "./" + rel); };
     if (rel.find('\n') != std::string::npos) {
-      return make_error("{}: file names cannot contain a newline", shown);
+      return make_error("{}: file names cannot contain a newline", shown());
     }
     if (S_ISDIR(st.st_mode)) {
       e.tar.type = EntryType::directory;
       e.tar.path = rel.empty() ? "./" : "./" + rel + "/";
-      m_tree.installed_size_kib += 1;
+      m_installed_kib += 1;
     } else if (S_ISREG(st.st_mode)) {
       e.tar.path = "./" + rel;
       e.dev = st.st_dev;
@@ -79,7 +94,7 @@ private:
       } else {
         e.tar.type = EntryType::file;
         e.tar.size = static_cast<uint64_t>(st.st_size);
-        m_tree.installed_size_kib += kib(e.tar.size);
+        m_installed_kib += kib(e.tar.size);
         if (st.st_nlink > 1) {
           m_links.emplace(key, e.tar.path);
         }
@@ -88,56 +103,77 @@ private:
       e.tar.path = "./" + rel;
       e.tar.type = EntryType::symlink;
       std::string target(static_cast<size_t>(st.st_size) + 1, '\0');
-      const std::string full = (m_root / rel).string();
-      ssize_t n = readlink(full.c_str(), target.data(), target.size());
+      ssize_t n = readlinkat(dir_fd, name.c_str(), target.data(), target.size());
       if (n < 0) {
-        return errno_error(fmt::format("{}: reading the symlink", shown), errno);
+        return errno_error(fmt::format("{}: reading the symlink", shown()), errno);
       }
       target.resize(static_cast<size_t>(n));
       if (target.find('\n') != std::string::npos) {
-        return make_error("{}: symlink targets cannot contain a newline", shown);
+        return make_error("{}: symlink targets cannot contain a newline", shown());
       }
       e.tar.link_target = std::move(target);
-      m_tree.installed_size_kib += kib(e.tar.link_target.size());
+      m_installed_kib += kib(e.tar.link_target.size());
     } else {
-      return make_error("{}: only regular files, directories and symlinks can be packed", shown);
+      return make_error("{}: only regular files, directories and symlinks can be packed", shown());
     }
-    m_tree.entries.push_back(std::move(e));
+    if (!m_sink(std::move(e))) {
+      return make_error("scan stopped");
+    }
     return {};
   }
 
-  Expected<void> walk(const std::string& rel, bool top) {
-    const std::filesystem::path dir = rel.empty() ? m_root : m_root / rel;
-    std::unique_ptr<DIR, DirClose> d(opendir(dir.c_str()));
-    if (!d) {
-      return errno_error(printable(rel.empty() ? "./" : "./" + rel), errno);
-    }
+  // Lists the directory REL, open as FD (taken over), and everything below
+  // it. Names are looked up relative to their directory's descriptor, so
+  // the kernel never walks the whole path again.
+  Expected<void> walk(int fd, const std::string& rel, bool top) {
+    const std::string shown_dir = rel.empty() ? "./" : "./" + rel;
+    const Fd dir(fd);
     std::vector<std::string> names;
-    errno = 0;
-    while (dirent* ent = readdir(d.get())) {
-      std::string_view name = ent->d_name;
-      if (name == "." || name == ".." || (top && name == "DEBIAN")) {
+    // getdents64 itself rather than readdir: fdopendir costs two more
+    // system calls per directory, and a package can have tens of thousands.
+    while (true) {
+      const ssize_t n = getdents64(dir.get(), m_dirents.data(), m_dirents.size());
+      if (n < 0 && errno == EINTR) {
         continue;
       }
-      names.emplace_back(name);
+      if (n < 0) {
+        return errno_error(fmt::format("listing {}", printable(shown_dir)), errno);
+      }
+      if (n == 0) {
+        break;
+      }
+      for (size_t at = 0; at < static_cast<size_t>(n);) {
+        const auto* ent = reinterpret_cast<const dirent64*>(m_dirents.data() + at);
+        at += ent->d_reclen;
+        std::string_view name = ent->d_name;
+        if (name == "." || name == ".." || (top && name == "DEBIAN")) {
+          continue;
+        }
+        names.emplace_back(name);
+      }
     }
-    if (errno != 0) {
-      return errno_error(fmt::format("listing {}", dir.string()), errno);
-    }
-    d.reset();
     std::sort(names.begin(), names.end());
+    const int dir_fd = dir.get();
     for (const std::string& name : names) {
       const std::string child = rel.empty() ? name : rel + "/" + name;
       struct stat st {};
-      if (lstat((m_root / child).c_str(), &st) != 0) {
+      if (fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
         if (errno == ENOENT) {
           return make_error("./{}: file vanished while packing", printable(child));
         }
         return errno_error(printable("./" + child), errno);
       }
-      TRY(add(child, st));
+      TRY(add(dir_fd, name, child, st));
       if (S_ISDIR(st.st_mode)) {
-        TRY(walk(child, false));
+        const int sub =
+            openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (sub < 0) {
+          if (errno == ENOENT) {
+            return make_error("./{}: file vanished while packing", printable(child));
+          }
+          return errno_error(printable("./" + child), errno);
+        }
+        TRY(walk(sub, child, false));
       }
     }
     return {};
@@ -145,7 +181,10 @@ private:
 
   std::filesystem::path m_root;
   std::optional<int64_t> m_clamp;
-  Tree m_tree;
+  EntrySink m_sink;
+  uint64_t m_installed_kib = 0;
+  // getdents64's buffer (operator new aligns it for the records it holds).
+  std::vector<char> m_dirents = std::vector<char>(32768);
   std::unordered_map<std::pair<dev_t, ino_t>, std::string, PairHash> m_links;
 };
 
@@ -177,7 +216,11 @@ std::string join(const std::vector<std::string>& parts) {
 
 } // namespace
 
-Expected<void> check_symlink_loops(const std::vector<TreeEntry>& entries) {
+Expected<void> check_symlink_loops(const std::deque<TreeEntry>& entries) {
+  if (std::none_of(entries.begin(), entries.end(),
+                   [](const TreeEntry& e) { return e.tar.type == EntryType::symlink; })) {
+    return {};
+  }
   // Links by package path without the trailing slash: "./a/b".
   std::unordered_map<std::string, const TreeEntry*> by_path;
   for (const TreeEntry& e : entries) {
@@ -243,9 +286,87 @@ Expected<void> check_symlink_loops(const std::vector<TreeEntry>& entries) {
 }
 
 Expected<Tree> scan_tree(const std::filesystem::path& root, std::optional<int64_t> clamp_mtime) {
-  TRY_ASSIGN(Tree tree, Scanner(root, clamp_mtime).run());
+  Tree tree;
+  Scanner scanner(root, clamp_mtime, [&tree](TreeEntry&& e) {
+    tree.entries.push_back(std::move(e));
+    return true;
+  });
+  TRY_ASSIGN(tree.installed_size_kib, scanner.run());
   TRY(check_symlink_loops(tree.entries));
   return tree;
+}
+
+std::unique_ptr<TreeScan> TreeScan::start(const std::filesystem::path& root,
+                                          std::optional<int64_t> clamp_mtime) {
+  std::unique_ptr<TreeScan> scan(new TreeScan());
+  scan->m_thread = std::thread([s = scan.get(), root, clamp_mtime] { s->run(root, clamp_mtime); });
+  return scan;
+}
+
+TreeScan::~TreeScan() {
+  {
+    std::lock_guard lock(m_mutex);
+    m_stop = true;
+  }
+  m_thread.join();
+}
+
+void TreeScan::run(const std::filesystem::path& root, std::optional<int64_t> clamp_mtime) {
+  // Entries are handed over in batches: one wake-up of a waiting reader per
+  // entry would cost more than listing the entry.
+  constexpr size_t k_batch = 128;
+  std::vector<TreeEntry> batch;
+  auto flush = [&] {
+    {
+      std::lock_guard lock(m_mutex);
+      if (m_stop) {
+        return false;
+      }
+      for (TreeEntry& e : batch) {
+        m_tree.entries.push_back(std::move(e));
+      }
+    }
+    batch.clear();
+    m_grown.notify_all();
+    return true;
+  };
+  Scanner scanner(root, clamp_mtime, [&](TreeEntry&& e) {
+    batch.push_back(std::move(e));
+    return batch.size() < k_batch || flush();
+  });
+  auto installed = scanner.run();
+  if (installed && !flush()) {
+    installed = make_error("scan stopped");
+  }
+  // Entries no longer change, so the loop check reads them unlocked.
+  Expected<void> checked = installed ? check_symlink_loops(m_tree.entries) : Expected<void>();
+  {
+    std::lock_guard lock(m_mutex);
+    if (!installed) {
+      m_error = installed.error();
+    } else if (!checked) {
+      m_error = checked.error();
+    } else {
+      m_tree.installed_size_kib = *installed;
+    }
+    m_done = true;
+  }
+  m_grown.notify_all();
+}
+
+const TreeEntry* TreeScan::wait_for(size_t index) {
+  std::unique_lock lock(m_mutex);
+  m_grown.wait(lock, [&] { return index < m_tree.entries.size() || m_done; });
+  return index < m_tree.entries.size() ? &m_tree.entries[index] : nullptr;
+}
+
+Expected<const Tree*> TreeScan::finish() {
+  std::unique_lock lock(m_mutex);
+  m_grown.wait(lock, [&] { return m_done; });
+  if (m_error) {
+    return tl::unexpected(*m_error);
+  }
+  return &m_tree;
 }
 
 } // namespace aptship::deb

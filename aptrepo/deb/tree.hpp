@@ -5,10 +5,15 @@
 
 #include <sys/types.h>
 
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <filesystem>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "aptrepo/archive/tar.hpp"
@@ -24,7 +29,9 @@ struct TreeEntry {
 };
 
 struct Tree {
-  std::vector<TreeEntry> entries;  // "./" first, then depth-first, names sorted bytewise
+  // "./" first, then depth-first, names sorted bytewise; a deque so that an
+  // entry stays in place while a scan appends more.
+  std::deque<TreeEntry> entries;
   uint64_t installed_size_kib = 0; // computed as dpkg-gencontrol does
 };
 
@@ -37,6 +44,38 @@ struct Tree {
 
 // Checks that no symlink among ENTRIES loops when resolved inside the
 // package; targets that leave the package are fine.
-[[nodiscard]] Expected<void> check_symlink_loops(const std::vector<TreeEntry>& entries);
+[[nodiscard]] Expected<void> check_symlink_loops(const std::deque<TreeEntry>& entries);
+
+// scan_tree() on a thread of its own, whose entries can be used while it
+// goes on: packing starts on the first files while the rest are listed.
+class TreeScan {
+public:
+  // Starts listing ROOT as scan_tree() does.
+  [[nodiscard]] static std::unique_ptr<TreeScan> start(const std::filesystem::path& root,
+                                                       std::optional<int64_t> clamp_mtime);
+  TreeScan(const TreeScan&) = delete;
+  TreeScan& operator=(const TreeScan&) = delete;
+  // Stops the scan if it still runs.
+  ~TreeScan();
+
+  // Entry INDEX, waiting until it is listed; nullptr when the scan ended
+  // (or failed) with fewer entries. The entry lives as long as the scan.
+  [[nodiscard]] const TreeEntry* wait_for(size_t index);
+  // Waits for the end of the scan: the whole tree, checked as scan_tree()
+  // checks it, or the scan's error.
+  [[nodiscard]] Expected<const Tree*> finish();
+
+private:
+  TreeScan() = default;
+  void run(const std::filesystem::path& root, std::optional<int64_t> clamp_mtime);
+
+  std::mutex m_mutex;
+  std::condition_variable m_grown;
+  Tree m_tree;
+  bool m_done = false;
+  bool m_stop = false;
+  std::optional<Error> m_error;
+  std::thread m_thread;
+};
 
 } // namespace aptship::deb

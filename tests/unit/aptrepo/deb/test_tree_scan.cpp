@@ -1,0 +1,100 @@
+#include <catch2/catch.hpp>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "aptrepo/deb/tree.hpp"
+#include "testutil.hpp"
+
+using aptship::deb::scan_tree;
+using aptship::deb::Tree;
+using aptship::deb::TreeEntry;
+using aptship::deb::TreeScan;
+using aptship::test::ScopedTempDir;
+
+namespace {
+
+void populate() {
+  for (int d = 0; d < 20; ++d) {
+    for (int f = 0; f < 30; ++f) {
+      aptship::test::write("tree/d" + std::to_string(d) + "/f" + std::to_string(f),
+                           std::string(static_cast<size_t>(f), 'x'));
+    }
+  }
+  REQUIRE(symlink("d0/f1", "tree/link") == 0);
+}
+
+std::vector<std::string> paths_of(const Tree& tree) {
+  std::vector<std::string> out;
+  for (const TreeEntry& e : tree.entries) {
+    out.push_back(e.tar.path);
+  }
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("tree_scan: entries come out while listed, as scan_tree lists them") {
+  ScopedTempDir tmp;
+  populate();
+  auto expected = scan_tree("tree", 1000);
+  REQUIRE(expected);
+  auto scan = TreeScan::start("tree", 1000);
+  std::vector<std::string> seen;
+  for (size_t i = 0;; ++i) {
+    const TreeEntry* e = scan->wait_for(i);
+    if (e == nullptr) {
+      break;
+    }
+    seen.push_back(e->tar.path);
+    CHECK(e->tar.mtime <= 1000);
+  }
+  CHECK(seen == paths_of(*expected));
+  auto tree = scan->finish();
+  REQUIRE(tree);
+  CHECK(paths_of(**tree) == seen);
+  CHECK((*tree)->installed_size_kib == expected->installed_size_kib);
+  // Entries handed out earlier stay where they were.
+  CHECK(scan->wait_for(0) == &(*tree)->entries.front());
+  CHECK(scan->wait_for(seen.size()) == nullptr);
+}
+
+TEST_CASE("tree_scan: a scan error ends the listing and comes from finish") {
+  ScopedTempDir tmp;
+  populate();
+  SECTION("a special file") {
+    REQUIRE(mkfifo("tree/d3/pipe", 0644) == 0);
+    auto scan = TreeScan::start("tree", std::nullopt);
+    size_t i = 0;
+    while (scan->wait_for(i) != nullptr) {
+      ++i;
+    }
+    auto tree = scan->finish();
+    REQUIRE_FALSE(tree);
+    CHECK_THAT(tree.error().message(), Catch::StartsWith("./d3/pipe: "));
+  }
+  SECTION("a symlink loop, found once everything is listed") {
+    REQUIRE(symlink("loop-b", "tree/loop-a") == 0);
+    REQUIRE(symlink("loop-a", "tree/loop-b") == 0);
+    auto scan = TreeScan::start("tree", std::nullopt);
+    auto tree = scan->finish();
+    REQUIRE_FALSE(tree);
+    CHECK_THAT(tree.error().message(), Catch::Contains("symlink loop"));
+  }
+  SECTION("a missing root") {
+    auto scan = TreeScan::start("missing", std::nullopt);
+    CHECK(scan->wait_for(0) == nullptr);
+    CHECK_FALSE(scan->finish());
+  }
+}
+
+TEST_CASE("tree_scan: destroying a running scan stops it") {
+  ScopedTempDir tmp;
+  populate();
+  auto scan = TreeScan::start("tree", std::nullopt);
+  CHECK(scan->wait_for(0) != nullptr);
+  scan.reset();
+}
