@@ -34,6 +34,9 @@ struct ArMember {
 // Lists the members of the ar archive in FD (FILE_SIZE bytes long), checking
 // the magic, every header's syntax and that no member runs past the end.
 [[nodiscard]] Expected<std::vector<ArMember>> read_ar(const Fd& fd, uint64_t file_size);
+// Lists the members of the ar archive held in BYTES, as read_ar(fd) does;
+// member offsets are positions in BYTES.
+[[nodiscard]] Expected<std::vector<ArMember>> read_ar(std::string_view bytes);
 
 // Reads the whole of MEMBER (for small members such as debian-binary).
 [[nodiscard]] Expected<std::string> read_member(const Fd& fd, const ArMember& member);

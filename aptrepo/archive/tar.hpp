@@ -73,6 +73,12 @@ using EntryFn = std::function<Expected<void>(const TarEntry& entry, const DataFn
 [[nodiscard]] Expected<void> read_tar(const Fd& fd, uint64_t offset, uint64_t size,
                                       std::string_view name, const EntryFn& visit);
 
+// The same for a member already in memory: a repository add reads each small
+// package once and validates it from that copy. Gzip members are inflated in
+// one call (libdeflate), which also checks their CRC and length.
+[[nodiscard]] Expected<void> read_tar(std::string_view member, std::string_view name,
+                                      const EntryFn& visit);
+
 // The compression a member name's extension implies ("data.tar.zst").
 [[nodiscard]] Expected<Compression> compression_of_member(std::string_view member,
                                                           std::string_view stem);

@@ -13,16 +13,35 @@ namespace aptship {
 
 namespace {
 
+// Fetched once: a digest named by its legacy handle (EVP_sha256()) is
+// looked up in the provider store again at every EVP_DigestInit_ex, which
+// costs more than hashing a small package and takes a lock that the
+// threads of an add contend for.
+const EVP_MD* fetch(const char* name) {
+  EVP_MD* md = EVP_MD_fetch(nullptr, name, nullptr);
+  if (md == nullptr) {
+    // OpenSSL cannot provide a basic digest: a broken installation, not a
+    // condition callers can handle.
+    throw std::runtime_error(fmt::format("OpenSSL has no {} digest", name));
+  }
+  return md;
+}
+
 const EVP_MD* evp_md(Digest digest) {
+  // Kept for the life of the process, never freed.
+  static const EVP_MD* const k_md5 = fetch("MD5");
+  static const EVP_MD* const k_sha1 = fetch("SHA1");
+  static const EVP_MD* const k_sha256 = fetch("SHA256");
+  static const EVP_MD* const k_sha512 = fetch("SHA512");
   switch (digest) {
   case Digest::md5:
-    return EVP_md5();
+    return k_md5;
   case Digest::sha1:
-    return EVP_sha1();
+    return k_sha1;
   case Digest::sha256:
-    return EVP_sha256();
+    return k_sha256;
   case Digest::sha512:
-    return EVP_sha512();
+    return k_sha512;
   }
   throw std::logic_error("unknown digest");
 }

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <set>
 
+#include "aptrepo/archive/tar.hpp"
 #include "aptrepo/core/fd.hpp"
 #include "aptrepo/core/text.hpp"
 #include "aptrepo/deb/control.hpp"
@@ -19,6 +20,33 @@ using archive::TarEntry;
 
 // Control members hold a few small files; anything bigger is not a package.
 constexpr uint64_t k_max_control_file = 16U << 20;
+
+// Where the members of a package are read from: its file, or a copy of the
+// whole file in memory.
+class Source {
+public:
+  explicit Source(const Fd& fd) : m_fd(&fd) {}
+  explicit Source(std::string_view bytes) : m_bytes(bytes) {}
+
+  [[nodiscard]] Expected<std::string> member(const archive::ArMember& member) const {
+    if (m_fd != nullptr) {
+      return archive::read_member(*m_fd, member);
+    }
+    return std::string(m_bytes.substr(member.offset, member.size));
+  }
+
+  [[nodiscard]] Expected<void> tar(const archive::ArMember& member,
+                                   const archive::EntryFn& visit) const {
+    if (m_fd != nullptr) {
+      return archive::read_tar(*m_fd, member.offset, member.size, member.name, visit);
+    }
+    return archive::read_tar(m_bytes.substr(member.offset, member.size), member.name, visit);
+  }
+
+private:
+  const Fd* m_fd = nullptr;
+  std::string_view m_bytes;
+};
 
 bool has_dotdot(std::string_view path) {
   size_t start = 0;
@@ -60,7 +88,7 @@ Expected<std::string> check_data_path(const TarEntry& entry) {
   return std::string(p);
 }
 
-Expected<void> check_layout(const std::vector<archive::ArMember>& members, const Fd& fd,
+Expected<void> check_layout(const std::vector<archive::ArMember>& members, const Source& source,
                             DebContents& out) {
   if (members.size() < 3) {
     return make_error("not a Debian package: {} ar members, expected at least 3", members.size());
@@ -71,7 +99,7 @@ Expected<void> check_layout(const std::vector<archive::ArMember>& members, const
   if (members[0].size > 64) {
     return make_error("debian-binary is {} bytes long", members[0].size);
   }
-  auto binary = archive::read_member(fd, members[0]);
+  auto binary = source.member(members[0]);
   if (!binary) {
     return tl::unexpected(binary.error());
   }
@@ -101,9 +129,10 @@ Expected<void> check_layout(const std::vector<archive::ArMember>& members, const
   return {};
 }
 
-Expected<void> read_control(const Fd& fd, const archive::ArMember& member, DebContents& out) {
-  TRY(archive::read_tar(
-      fd, member.offset, member.size, member.name,
+Expected<void> read_control(const Source& source, const archive::ArMember& member,
+                            DebContents& out) {
+  TRY(source.tar(
+      member,
       [&out, &member](const TarEntry& entry, const archive::DataFn& data) -> Expected<void> {
         if (entry.pax) {
           return make_error("{}: '{}' has a pax header", member.name, printable(entry.path));
@@ -148,12 +177,11 @@ Expected<void> read_control(const Fd& fd, const archive::ArMember& member, DebCo
   return {};
 }
 
-Expected<void> read_data(const Fd& fd, const archive::ArMember& member, ListFiles list,
+Expected<void> read_data(const Source& source, const archive::ArMember& member, ListFiles list,
                          DebContents& out) {
   std::set<std::string, std::less<>> seen;
-  return archive::read_tar(
-      fd, member.offset, member.size, member.name,
-      [&](const TarEntry& entry, const archive::DataFn& /*data*/) -> Expected<void> {
+  return source.tar(
+      member, [&](const TarEntry& entry, const archive::DataFn& /*data*/) -> Expected<void> {
         if (entry.pax) {
           return make_error("data.tar: '{}' has a pax header", printable(entry.path));
         }
@@ -181,6 +209,15 @@ Expected<void> read_data(const Fd& fd, const archive::ArMember& member, ListFile
       });
 }
 
+// Checks the members OUT lists and reads the control data and file list.
+Expected<void> check_members(const Source& source, std::string_view shown, ListFiles list,
+                             DebContents& out) {
+  TRY_CTX(check_layout(out.members, source, out), shown);
+  TRY_CTX(read_control(source, out.members[1], out), shown);
+  TRY_CTX(read_data(source, out.members[2], list, out), shown);
+  return {};
+}
+
 } // namespace
 
 Expected<DebContents> read_deb(const std::filesystem::path& path, ListFiles list) {
@@ -201,9 +238,17 @@ Expected<DebContents> read_deb(const Fd& fd, std::string_view shown, ListFiles l
   TRY_ASSIGN(out.members, archive::read_ar(fd, out.size).map_error([&](const Error& e) {
     return e.context(shown);
   }));
-  TRY_CTX(check_layout(out.members, fd, out), shown);
-  TRY_CTX(read_control(fd, out.members[1], out), shown);
-  TRY_CTX(read_data(fd, out.members[2], list, out), shown);
+  TRY(check_members(Source(fd), shown, list, out));
+  return out;
+}
+
+Expected<DebContents> read_deb_bytes(std::string_view bytes, std::string_view shown,
+                                     ListFiles list) {
+  DebContents out;
+  out.size = bytes.size();
+  TRY_ASSIGN(out.members,
+             archive::read_ar(bytes).map_error([&](const Error& e) { return e.context(shown); }));
+  TRY(check_members(Source(bytes), shown, list, out));
   return out;
 }
 

@@ -43,5 +43,9 @@ struct DebContents {
 // errors name it SHOWN.
 [[nodiscard]] Expected<DebContents> read_deb(const Fd& fd, std::string_view shown,
                                              ListFiles list = ListFiles::yes);
+// Reads the .deb whose whole contents are BYTES as read_deb(path) does;
+// errors name it SHOWN.
+[[nodiscard]] Expected<DebContents> read_deb_bytes(std::string_view bytes, std::string_view shown,
+                                                   ListFiles list = ListFiles::yes);
 
 } // namespace aptship::deb

@@ -5,8 +5,8 @@
 #include <memory>
 #include <stdexcept>
 
+#include <libdeflate.h>
 #include <lzma.h>
-#include <zlib.h>
 #include <zstd.h>
 
 #include <fmt/format.h>
@@ -15,8 +15,8 @@ namespace aptship::index {
 
 namespace {
 
-// gzip at zlib's default level: chunks are cached, so only a cold publish
-// pays for it, and every client download is smaller.
+// gzip at the level zlib defaults to: chunks are cached, so only a cold
+// publish pays for it, and every client download is smaller.
 constexpr int k_gzip_level = 6;
 constexpr int k_zstd_level = 3;
 constexpr uint32_t k_xz_preset = 6;
@@ -25,41 +25,30 @@ constexpr uint32_t k_xz_preset = 6;
 constexpr uint32_t k_xz_min_dict = 4096;
 constexpr lzma_check k_xz_check = LZMA_CHECK_CRC64;
 
+struct CompressorFree {
+  void operator()(libdeflate_compressor* c) const { libdeflate_free_compressor(c); }
+};
+
+// A gzip member with mtime 0, so that output is reproducible. libdeflate
+// takes the chunk whole: at the same level it compresses a Packages text
+// over twice as fast as zlib, and smaller.
 Expected<CompressedUnit> gzip_member(std::string_view data) {
-  z_stream stream{};
-  // windowBits 15 + 16: a gzip wrapper with mtime 0, so output is
-  // reproducible.
-  if (int rc = deflateInit2(&stream, k_gzip_level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
-      rc != Z_OK) {
-    return make_error("gzip: deflateInit2 failed ({})", rc);
+  // One per thread: a compressor is not shared, and making one costs more
+  // than compressing a small chunk.
+  thread_local std::unique_ptr<libdeflate_compressor, CompressorFree> compressor(
+      libdeflate_alloc_compressor(k_gzip_level));
+  if (!compressor) {
+    return make_error("gzip: out of memory");
   }
-  std::unique_ptr<z_stream, int (*)(z_stream*)> guard(&stream, deflateEnd);
   CompressedUnit unit;
   unit.raw_size = data.size();
-  unit.bytes.resize(deflateBound(&stream, static_cast<uLong>(data.size())));
-  stream.next_out = reinterpret_cast<Bytef*>(unit.bytes.data());
-  stream.avail_out = static_cast<uInt>(unit.bytes.size());
-  const auto* in = reinterpret_cast<const Bytef*>(data.data());
-  size_t left = data.size();
-  int rc = Z_OK;
-  while (rc == Z_OK) {
-    size_t step = std::min<size_t>(left, std::numeric_limits<uInt>::max());
-    stream.next_in = const_cast<Bytef*>(in);
-    stream.avail_in = static_cast<uInt>(step);
-    rc = deflate(&stream, step == left ? Z_FINISH : Z_NO_FLUSH);
-    in += step - stream.avail_in;
-    left -= step - stream.avail_in;
-    if (stream.avail_out == 0 && rc != Z_STREAM_END) {
-      size_t used = unit.bytes.size();
-      unit.bytes.resize(used * 2);
-      stream.next_out = reinterpret_cast<Bytef*>(unit.bytes.data() + used);
-      stream.avail_out = static_cast<uInt>(unit.bytes.size() - used);
-    }
+  unit.bytes.resize(libdeflate_gzip_compress_bound(compressor.get(), data.size()));
+  size_t size = libdeflate_gzip_compress(compressor.get(), data.data(), data.size(),
+                                         unit.bytes.data(), unit.bytes.size());
+  if (size == 0) {
+    return make_error("gzip: compression failed");
   }
-  if (rc != Z_STREAM_END) {
-    return make_error("gzip: deflate failed ({})", rc);
-  }
-  unit.bytes.resize(stream.total_out);
+  unit.bytes.resize(size);
   return unit;
 }
 
@@ -179,7 +168,7 @@ std::string_view extension(IndexCompression compression) {
 std::string_view codec_id(IndexCompression compression) {
   // The parameters above, and a version for changes in how they are used
   // (such as the xz dictionary sizing).
-  static const std::string gz = fmt::format("gzip-{}", k_gzip_level);
+  static const std::string gz = fmt::format("gzip-{}-libdeflate", k_gzip_level);
   static const std::string xz =
       fmt::format("xz-{}-check{}-1", k_xz_preset, static_cast<int>(k_xz_check));
   static const std::string zst = fmt::format("zstd-{}", k_zstd_level);

@@ -186,8 +186,7 @@ Expected<void> Pool::make_parents(const fs::path& path) {
   return {};
 }
 
-Expected<PoolCopy> Pool::copy_new(const Fd& source, const std::string& filename) {
-  fs::path target = m_root / filename;
+Expected<std::optional<Fd>> Pool::create_new(const fs::path& target, const std::string& filename) {
   TRY(make_parents(target));
   // O_EXCL: an existing file is never opened for writing, let alone
   // truncated; whoever added it decides what it is.
@@ -196,17 +195,41 @@ Expected<PoolCopy> Pool::copy_new(const Fd& source, const std::string& filename)
     if (errno != EEXIST) {
       return errno_error(fmt::format("creating {}", target.string()), errno);
     }
-    return copy_and_hash(source, nullptr, target.string());
+    return std::nullopt;
   }
   Fd out(raw);
-  {
-    std::lock_guard lock(m_batch->mutex);
-    m_batch->files.insert(filename);
+  std::lock_guard lock(m_batch->mutex);
+  m_batch->files.insert(filename);
+  return out;
+}
+
+Expected<PoolCopy> Pool::copy_new(const Fd& source, const std::string& filename) {
+  fs::path target = m_root / filename;
+  TRY_ASSIGN(std::optional<Fd> out, create_new(target, filename));
+  if (!out) {
+    return copy_and_hash(source, nullptr, target.string());
   }
-  TRY_ASSIGN(PoolCopy copy, copy_and_hash(source, &out, target.string()));
-  TRY_CTX(out.close(), fmt::format("writing {}", target.string()));
+  TRY_ASSIGN(PoolCopy copy, copy_and_hash(source, &*out, target.string()));
+  TRY_CTX(out->close(), fmt::format("writing {}", target.string()));
   m_batch->copied(copy.size);
   copy.created = true;
+  return copy;
+}
+
+Expected<PoolCopy> Pool::write_new(std::string_view bytes, const std::string& filename) {
+  fs::path target = m_root / filename;
+  TRY_ASSIGN(std::optional<Fd> out, create_new(target, filename));
+  PoolCopy copy;
+  MultiHasher hasher;
+  hasher.update(bytes);
+  copy.digests = hasher.finish();
+  copy.size = bytes.size();
+  if (out) {
+    TRY_CTX(out->write_all(bytes), fmt::format("writing {}", target.string()));
+    TRY_CTX(out->close(), fmt::format("writing {}", target.string()));
+    m_batch->copied(copy.size);
+    copy.created = true;
+  }
   return copy;
 }
 

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -52,6 +53,8 @@ public:
   // computed in the same pass as the copy, so they describe what was
   // written. Safe to call from several threads at once.
   [[nodiscard]] Expected<PoolCopy> copy_new(const Fd& source, const std::string& filename);
+  // copy_new for a source already read into memory: writes BYTES.
+  [[nodiscard]] Expected<PoolCopy> write_new(std::string_view bytes, const std::string& filename);
   // Writes SOURCE over FILENAME through a temporary file and a rename: for
   // a file nothing refers to (left by an interrupted add) or one gone
   // missing. Part of the batch like copy_new's files.
@@ -84,6 +87,9 @@ public:
 private:
   struct Batch;
   [[nodiscard]] Expected<void> make_parents(const std::filesystem::path& path);
+  // Creates FILENAME for writing, or nothing if a file is there already.
+  [[nodiscard]] Expected<std::optional<Fd>> create_new(const std::filesystem::path& target,
+                                                       const std::string& filename);
   std::filesystem::path m_root;
   std::unique_ptr<Batch> m_batch;
 };

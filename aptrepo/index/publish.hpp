@@ -64,6 +64,10 @@ struct SuiteSettings {
   // The time the Release Date is taken from; empty means the system clock
   // (tests replace it).
   std::function<std::chrono::system_clock::time_point()> clock;
+  // Gives the signing key's fingerprint for the Release's Signed-By field,
+  // called once, when the Release is written. Empty asks SIGNER (one gpg
+  // run, started at once so that it overlaps the building of the indexes).
+  std::function<Expected<std::string>()> signed_by;
   // Generations whose by-hash files stay reachable (the current one
   // included, at least 1); as many generation directories are kept.
   unsigned by_hash_keep = 3;
@@ -78,7 +82,8 @@ struct PublishResult {
   std::vector<std::string> components;    // as listed in Release, sorted
 };
 
-// Publishes SETTINGS.suite with PACKAGES under ROOT, signing Release with
+// Publishes SETTINGS.suite with PACKAGES (taken, so that they are freed as
+// soon as the indexes are built) under ROOT, signing Release with
 // SIGNER (InRelease clearsigned, Release.gpg detached). Architectures are
 // SETTINGS.architectures plus those the packages name ("all" excepted; the
 // host's if none), components likewise ("main" if none); every
@@ -95,7 +100,7 @@ struct PublishResult {
 // package listed twice in a component.
 [[nodiscard]] Expected<PublishResult> publish_suite(const std::filesystem::path& root,
                                                     const SuiteSettings& settings,
-                                                    const std::vector<ListedPackage>& packages,
+                                                    std::vector<ListedPackage> packages,
                                                     const sign::Signer& signer);
 
 // The pool paths ("pool/main/h/hello/hello_1.0_all.deb") named by the

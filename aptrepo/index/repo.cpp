@@ -5,7 +5,9 @@
 #include <cerrno>
 #include <chrono>
 #include <ctime>
+#include <future>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -40,6 +42,10 @@ constexpr std::string_view k_pool_fields[] = {"Filename", "Size",   "MD5sum",
 // Past this many (component, name, architecture) groups touched, retention
 // asks the database which of the suite's groups are over the limit at once.
 constexpr size_t k_retention_scan_groups = 64;
+
+// Packages up to this size are read into memory once, and validated,
+// hashed and copied from there; most are far smaller.
+constexpr uint64_t k_max_read_whole = 8U << 20;
 
 // Problems shown in full before the rest are only counted: the message
 // stays one readable line even when a whole folder is bad.
@@ -118,7 +124,7 @@ struct Item {
   std::string name;
   std::string version;
   std::string architecture;
-  std::string control; // the control fields as stanza text
+  std::string stanza; // the Packages stanza, if this add's copy is recorded
   std::optional<deb::Version> parsed;
   std::string filename; // where the pool puts it for this add's component
   PoolCopy copy;        // digests of the source; whether this add wrote FILENAME
@@ -129,6 +135,32 @@ bool same_file_state(const struct stat& a, const struct stat& b) {
   return a.st_ino == b.st_ino && a.st_size == b.st_size && a.st_mtim.tv_sec == b.st_mtim.tv_sec &&
          a.st_mtim.tv_nsec == b.st_mtim.tv_nsec && a.st_ctim.tv_sec == b.st_ctim.tv_sec &&
          a.st_ctim.tv_nsec == b.st_ctim.tv_nsec;
+}
+
+// Reads the SIZE bytes of FD into BUFFER (grown as needed). False if the
+// file ends early: it changed since its size was taken.
+Expected<bool> read_whole(const Fd& fd, size_t size, std::unique_ptr<char[]>& buffer,
+                          size_t& capacity) {
+  if (capacity < size) {
+    // Uninitialised: zeroing costs as much as the read itself.
+    buffer = std::make_unique_for_overwrite<char[]>(size);
+    capacity = size;
+  }
+  size_t done = 0;
+  while (done < size) {
+    ssize_t n = ::pread(fd.get(), buffer.get() + done, size - done, static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n < 0) {
+      return errno_error("reading", errno);
+    }
+    if (n == 0) {
+      return false;
+    }
+    done += static_cast<size_t>(n);
+  }
+  return true;
 }
 
 void examine(Pool& pool, const std::string& component, Item& item) {
@@ -143,9 +175,28 @@ void examine(Pool& pool, const std::string& component, Item& item) {
     item.problem = fmt::format("{}: not a regular file", shown);
     return;
   }
-  // Validated through the descriptor already open, so that the file read
-  // is the one copied below even if its name is replaced meanwhile.
-  auto contents = deb::read_deb(*fd, shown, deb::ListFiles::no);
+  // A package small enough is read once: validated, hashed and written to
+  // the pool from the same bytes. A larger one is validated and copied
+  // through the descriptor (already open, so that the file read is the one
+  // copied even if its name is replaced meanwhile).
+  thread_local std::unique_ptr<char[]> buffer;
+  thread_local size_t capacity = 0;
+  std::optional<std::string_view> bytes;
+  const auto size = static_cast<uint64_t>(before.st_size);
+  if (size <= k_max_read_whole) {
+    auto complete = read_whole(*fd, static_cast<size_t>(size), buffer, capacity);
+    if (!complete) {
+      item.problem = complete.error().context(shown).message();
+      return;
+    }
+    if (!*complete) {
+      item.problem = fmt::format("{}: the file changed while it was being added", shown);
+      return;
+    }
+    bytes = std::string_view(buffer.get(), static_cast<size_t>(size));
+  }
+  auto contents = bytes ? deb::read_deb_bytes(*bytes, shown, deb::ListFiles::no)
+                        : deb::read_deb(*fd, shown, deb::ListFiles::no);
   if (!contents) {
     item.problem = contents.error().message();
     return;
@@ -169,14 +220,17 @@ void examine(Pool& pool, const std::string& component, Item& item) {
   for (std::string_view field : k_pool_fields) {
     control.remove(field);
   }
-  item.control = control.to_string();
   item.filename = pool_filename(component, item.name, item.version, item.architecture);
-  auto copy = pool.copy_new(*fd, item.filename);
+  auto copy = bytes ? pool.write_new(*bytes, item.filename) : pool.copy_new(*fd, item.filename);
   if (!copy) {
     item.problem = copy.error().message();
     return;
   }
   item.copy = std::move(*copy);
+  // Made here, on the examining threads, rather than one by one while the
+  // database is written.
+  item.stanza =
+      packages_stanza(control.to_string(), item.filename, item.copy.size, item.copy.digests);
   struct stat after {};
   if (::fstat(fd->get(), &after) != 0 || !same_file_state(before, after)) {
     item.problem = fmt::format("{}: the file changed while it was being added", shown);
@@ -337,15 +391,30 @@ Expected<PublishedSuite> Repository::publish_one(const std::string& suite) {
     m_signer = std::make_unique<sign::Signer>(std::move(signer));
   }
   Stopwatch watch;
+  // The key is asked for at once, while little memory is held: gpg starts
+  // through a fork, which copies the page tables of all of it. The answer
+  // is awaited only when the Release is written.
+  std::shared_future<Expected<std::string>> signed_by;
+  if (m_signed_by.empty()) {
+    signed_by = std::async(std::launch::async, [this] { return m_signer->fingerprint(); }).share();
+  } else {
+    std::promise<Expected<std::string>> known;
+    known.set_value(m_signed_by);
+    signed_by = known.get_future().share();
+  }
   TRY_ASSIGN(std::vector<ListedPackage> packages, m_db.suite_packages(suite));
   log::debug("publish {}: {} packages read from the database in {} ms", suite, packages.size(),
              watch.lap());
   SuiteSettings settings = suite_settings(m_config, suite, packages);
+  settings.signed_by = [signed_by] { return signed_by.get(); };
   TRY_ASSIGN(PublishResult result,
-             publish_suite(m_data.public_root(), settings, packages, *m_signer)
+             publish_suite(m_data.public_root(), settings, std::move(packages), *m_signer)
                  .map_error([&](const Error& e) {
                    return e.context(fmt::format("publishing suite {}", suite));
                  }));
+  if (const auto& fingerprint = signed_by.get()) {
+    m_signed_by = *fingerprint;
+  }
   TRY(m_db.mark_published(suite));
   log::debug("publish {}: published in {} ms", suite, watch.lap());
   return PublishedSuite{suite, std::move(result)};
@@ -535,9 +604,11 @@ Expected<AddResult> Repository::add(const AddRequest& request) {
   }
   log::debug("add: checked against the database in {} ms", watch.lap());
 
-  // Durable before the database names them.
-  TRY(m_pool.sync());
-  log::debug("add: pool synced in {} ms", watch.lap());
+  // Durable before the database names them: the sync runs while the rows
+  // are written, and the commit waits for it. (An early return waits for
+  // it too, before the batch is rolled back.)
+  std::future<Expected<void>> pool_synced =
+      std::async(std::launch::async, [this] { return m_pool.sync(); });
 
   AddResult result;
   TRY_ASSIGN(Database::Transaction tx, m_db.begin());
@@ -553,7 +624,7 @@ Expected<AddResult> Repository::add(const AddRequest& request) {
       record.size = item.copy.size;
       record.digests = item.copy.digests;
       record.added_at = added_at;
-      record.stanza = packages_stanza(item.control, record.filename, record.size, record.digests);
+      record.stanza = std::move(plan.item->stanza);
       TRY_ASSIGN(record.id, m_db.insert_package(record));
       plan.existing = std::move(record);
     }
@@ -579,6 +650,8 @@ Expected<AddResult> Repository::add(const AddRequest& request) {
   if (changed) {
     TRY(m_db.mark_dirty(request.suite));
   }
+  TRY(pool_synced.get());
+  log::debug("add: pool synced {} ms later", watch.lap());
   TRY(tx.commit());
   batch.keep();
   log::debug("add: database committed in {} ms", watch.lap());

@@ -145,6 +145,7 @@ private:
   Database m_db;
   Pool m_pool;
   std::unique_ptr<sign::Signer> m_signer; // opened at the first publish
+  std::string m_signed_by;                // its key's fingerprint, once known
   std::vector<PublishedSuite> m_caught_up;
 };
 

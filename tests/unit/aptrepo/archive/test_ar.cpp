@@ -47,10 +47,14 @@ Expected<std::vector<ArMember>> read_ar_file(const std::string& path) {
   return read_ar(*fd, aptship::test::read(path).size());
 }
 
+// The error of reading BYTES, the same from a file and from memory.
 std::string error_of(const std::string& bytes) {
   aptship::test::write("bad.a", bytes);
   auto members = read_ar_file("bad.a");
   REQUIRE_FALSE(members);
+  auto in_memory = read_ar(std::string_view(bytes));
+  REQUIRE_FALSE(in_memory);
+  CHECK(in_memory.error().message() == members.error().message());
   return members.error().message();
 }
 
@@ -200,4 +204,22 @@ TEST_CASE("ar: read_ar refuses corrupt header fields") {
     INFO(size);
     CHECK_THAT(error_of(bad_size), Catch::Contains("bad size field"));
   }
+}
+
+TEST_CASE("ar: read_ar of bytes in memory lists what read_ar of the file does") {
+  ScopedTempDir tmp;
+  const std::string bytes =
+      archive_of({{"debian-binary", "2.0\n"}, {"control.tar.gz", "abc"}, {"data.tar.xz", "0123"}});
+  aptship::test::write("pkg.deb", bytes);
+  auto from_file = read_ar_file("pkg.deb");
+  auto from_memory = read_ar(std::string_view(bytes));
+  REQUIRE(from_file);
+  REQUIRE(from_memory);
+  REQUIRE(from_memory->size() == 3);
+  for (size_t i = 0; i < 3; ++i) {
+    CHECK((*from_memory)[i].name == (*from_file)[i].name);
+    CHECK((*from_memory)[i].offset == (*from_file)[i].offset);
+    CHECK((*from_memory)[i].size == (*from_file)[i].size);
+  }
+  CHECK(bytes.substr((*from_memory)[1].offset, (*from_memory)[1].size) == "abc");
 }

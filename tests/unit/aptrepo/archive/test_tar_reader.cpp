@@ -24,6 +24,24 @@ struct Read {
   std::vector<std::string> data;
 };
 
+// A visitor that appends each entry and its whole content to OUT.
+aptship::archive::EntryFn collect(Read& out) {
+  return [&out](const TarEntry& entry, const aptship::archive::DataFn& data) -> Expected<void> {
+    std::string content;
+    char buffer[4096];
+    while (true) {
+      TRY_ASSIGN(size_t n, data(buffer, sizeof(buffer)));
+      if (n == 0) {
+        break;
+      }
+      content.append(buffer, n);
+    }
+    out.entries.push_back(entry);
+    out.data.push_back(std::move(content));
+    return {};
+  };
+}
+
 // Reads [OFFSET, OFFSET+SIZE) of PATH as the member NAME, collecting every
 // entry and its contents.
 Expected<Read> read_range(const std::string& path, uint64_t offset, uint64_t size,
@@ -31,22 +49,14 @@ Expected<Read> read_range(const std::string& path, uint64_t offset, uint64_t siz
   auto fd = aptship::Fd::open(path, O_RDONLY);
   REQUIRE(fd);
   Read out;
-  TRY(aptship::archive::read_tar(
-      *fd, offset, size, name,
-      [&out](const TarEntry& entry, const aptship::archive::DataFn& data) -> Expected<void> {
-        std::string content;
-        char buffer[4096];
-        while (true) {
-          TRY_ASSIGN(size_t n, data(buffer, sizeof(buffer)));
-          if (n == 0) {
-            break;
-          }
-          content.append(buffer, n);
-        }
-        out.entries.push_back(entry);
-        out.data.push_back(std::move(content));
-        return {};
-      }));
+  TRY(aptship::archive::read_tar(*fd, offset, size, name, collect(out)));
+  return out;
+}
+
+// Reads BYTES, a member named NAME held in memory, like read_range.
+Expected<Read> read_bytes(const std::string& bytes, const std::string& name) {
+  Read out;
+  TRY(aptship::archive::read_tar(bytes, name, collect(out)));
   return out;
 }
 
@@ -281,5 +291,88 @@ TEST_CASE("tar_reader: compression_of_member reads the extension after the stem"
   for (const char* bad : {"data.tar.bz2", "data.tar.lzma", "data.tarx", "data.tar.", "data.tgz"}) {
     INFO(bad);
     CHECK_FALSE(compression_of_member(bad, "data.tar"));
+  }
+}
+
+TEST_CASE("tar_reader: a member in memory reads as the same bytes in a file do") {
+  struct Case {
+    const char* flag;
+    const char* name;
+  };
+  for (Case c :
+       {Case{"--zstd", "data.tar.zst"}, Case{"--xz", "data.tar.xz"}, Case{"--gzip", "data.tar.gz"},
+        Case{"--bzip2", "data.tar.bz2"}, Case{"--no-auto-compress", "data.tar"}}) {
+    ScopedTempDir tmp;
+    INFO(c.name);
+    make_tree();
+    run_ok({"tar", "--format=gnu", c.flag, "--sort=name", "-C", "tree", "-cf", c.name, "."});
+    auto from_file = read_whole(c.name);
+    auto from_memory = read_bytes(aptship::test::read(c.name), c.name);
+    REQUIRE(from_file);
+    REQUIRE(from_memory);
+    REQUIRE(from_memory->entries.size() == from_file->entries.size());
+    for (size_t i = 0; i < from_file->entries.size(); ++i) {
+      CHECK(from_memory->entries[i].path == from_file->entries[i].path);
+      CHECK(from_memory->entries[i].size == from_file->entries[i].size);
+      CHECK(from_memory->data[i] == from_file->data[i]);
+    }
+    // The name decides the compression in memory too.
+    auto wrong = read_bytes(aptship::test::read(c.name), "data.tar.lzma");
+    REQUIRE_FALSE(wrong);
+  }
+}
+
+TEST_CASE("tar_reader: a gzip stream of several members reads as one tar stream") {
+  ScopedTempDir tmp;
+  make_tree();
+  run_ok({"tar", "--format=gnu", "--sort=name", "-C", "tree", "-cf", "data.tar", "."});
+  const std::string tar = aptship::test::read("data.tar");
+  // Split inside a header block: neither half is a tar stream on its own.
+  aptship::test::write("first", tar.substr(0, 700));
+  aptship::test::write("second", tar.substr(700));
+  run_ok({"gzip", "-n", "first", "second"});
+  const std::string joined = aptship::test::read("first.gz") + aptship::test::read("second.gz");
+  aptship::test::write("data.tar.gz", joined);
+  auto read = read_whole("data.tar.gz");
+  REQUIRE(read);
+  CHECK(read->entries.size() == 7);
+  auto in_memory = read_bytes(joined, "data.tar.gz");
+  REQUIRE(in_memory);
+  CHECK(in_memory->entries.size() == 7);
+}
+
+TEST_CASE("tar_reader: a corrupt or truncated gzip member is refused") {
+  ScopedTempDir tmp;
+  make_tree();
+  aptship::test::write("tree/usr/share/text", std::string(50'000, 't'));
+  run_ok({"tar", "--format=gnu", "--gzip", "-C", "tree", "-cf", "data.tar.gz", "."});
+  const std::string whole = aptship::test::read("data.tar.gz");
+  std::string corrupt = whole;
+  corrupt[corrupt.size() - 6] ^= 0x55; // the CRC of the inflated data
+  aptship::test::write("corrupt.tar.gz", corrupt);
+  aptship::test::write("cut.tar.gz", whole.substr(0, whole.size() - 30));
+  for (const char* file : {"corrupt.tar.gz", "cut.tar.gz"}) {
+    INFO(file);
+    auto read = read_whole(file, "data.tar.gz");
+    REQUIRE_FALSE(read);
+    CHECK_THAT(read.error().message(), Catch::StartsWith("data.tar.gz: "));
+  }
+}
+
+TEST_CASE("tar_reader: large members are streamed with the same result") {
+  ScopedTempDir tmp;
+  make_tree();
+  // Past what is read at once (16 MiB stored), and past what is inflated
+  // at once (64 MiB from a small gzip member).
+  aptship::test::write("tree/usr/share/zeros", std::string(70U << 20, '\0'));
+  run_ok({"tar", "--format=gnu", "--sort=name", "-C", "tree", "-cf", "data.tar", "."});
+  run_ok({"gzip", "-1", "-k", "-n", "data.tar"});
+  for (const char* name : {"data.tar", "data.tar.gz"}) {
+    INFO(name);
+    auto read = read_whole(name);
+    REQUIRE(read);
+    const TarEntry* zeros = find(*read, "./usr/share/zeros");
+    REQUIRE(zeros != nullptr);
+    CHECK(zeros->size == (70U << 20));
   }
 }

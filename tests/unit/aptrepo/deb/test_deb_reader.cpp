@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,7 @@ using aptship::archive::TarEntry;
 using aptship::deb::DebContents;
 using aptship::deb::ListFiles;
 using aptship::deb::read_deb;
+using aptship::deb::read_deb_bytes;
 using aptship::test::ScopedTempDir;
 
 namespace {
@@ -96,20 +98,38 @@ void make_deb(const std::string& path, const std::vector<std::string>& members) 
   REQUIRE(made->ok());
 }
 
+// Reads PATH, checking that its bytes read from memory give the same.
 DebContents read_ok(const std::string& path) {
   auto contents = read_deb(path);
   INFO((contents ? std::string() : contents.error().message()));
   REQUIRE(contents);
+  auto in_memory = read_deb_bytes(aptship::test::read(path), path);
+  INFO((in_memory ? std::string() : in_memory.error().message()));
+  REQUIRE(in_memory);
+  CHECK(in_memory->size == contents->size);
+  CHECK(in_memory->data_member == contents->data_member);
+  CHECK(in_memory->control.to_string() == contents->control.to_string());
+  CHECK(in_memory->control_files == contents->control_files);
+  REQUIRE(in_memory->files.size() == contents->files.size());
+  for (size_t i = 0; i < contents->files.size(); ++i) {
+    CHECK(in_memory->files[i].path == contents->files[i].path);
+  }
   return *contents;
 }
 
-// The error read_deb gives for PATH: it names the file and fits on a line.
+// The error read_deb gives for PATH: it names the file and fits on a line,
+// and reading its bytes from memory gives the same (for a file to read).
 std::string read_error(const std::string& path) {
   auto contents = read_deb(path);
   REQUIRE_FALSE(contents);
   const std::string& message = contents.error().message();
   CHECK_THAT(message, Catch::Contains(path));
   CHECK(message.find('\n') == std::string::npos);
+  if (std::filesystem::is_regular_file(path)) {
+    auto in_memory = read_deb_bytes(aptship::test::read(path), path);
+    REQUIRE_FALSE(in_memory);
+    CHECK(in_memory.error().message() == message);
+  }
   return message;
 }
 

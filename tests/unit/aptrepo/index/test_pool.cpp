@@ -121,6 +121,36 @@ TEST_CASE("pool: an existing file is never overwritten by copy_new", "[pool]") {
   CHECK(entries == 1); // no temporary file left
 }
 
+TEST_CASE("pool: write_new writes and hashes bytes held in memory", "[pool]") {
+  ScopedTempDir tmp;
+  const std::string content = "a package read into memory\n";
+  Pool pool(tmp.path() / "public");
+  const std::string name = "pool/main/h/hello/hello_1.0_all.deb";
+  auto written = pool.write_new(content, name);
+  REQUIRE(written);
+  CHECK(written->created);
+  CHECK(written->size == content.size());
+  CHECK(written->digests.md5 == hex_digest(Digest::md5, content));
+  CHECK(written->digests.sha512 == hex_digest(Digest::sha512, content));
+  CHECK(read(tmp.path() / "public" / name) == content);
+  CHECK(pool.created(name));
+  REQUIRE(pool.sync());
+  pool.keep();
+
+  // Like copy_new, it never touches a file already there, but still hashes.
+  auto again = pool.write_new("other bytes", name);
+  REQUIRE(again);
+  CHECK_FALSE(again->created);
+  CHECK(again->digests.sha256 == hex_digest(Digest::sha256, "other bytes"));
+  CHECK(read(tmp.path() / "public" / name) == content);
+
+  // And its files belong to the batch like any other.
+  REQUIRE(pool.write_new("new", "pool/main/n/new/new_1_all.deb"));
+  pool.rollback();
+  CHECK_FALSE(fs::exists(tmp.path() / "public/pool/main/n"));
+  CHECK(read(tmp.path() / "public" / name) == content);
+}
+
 TEST_CASE("pool: rollback removes the batch's files and the folders made for them", "[pool]") {
   ScopedTempDir tmp;
   write("public/pool/main/h/hello/hello_1.0_all.deb", "there before");

@@ -933,3 +933,28 @@ TEST_CASE("benchmark: add one package to 30,000 and publish", "[.bench]") {
   CHECK(added.indexes_written == 1);
   CHECK(same.indexes_reused == 1);
 }
+
+TEST_CASE("a Signed-By the caller knows is used as given", "[publish]") {
+  TestRepo repo;
+  SuiteSettings settings = settings_for();
+  settings.signed_by = [&repo]() -> aptship::Expected<std::string> { return repo.fingerprint(); };
+  repo.publish(settings, {fake_package("hello", "1.0")});
+  std::string release = read(repo.suite_dir() / "Release");
+  CHECK(release_field(release, "Signed-By") == repo.fingerprint());
+  // Not checked against the key: it is the caller's to get right, and a
+  // caller that does not know leaves it empty.
+  const std::string other = "0123456789ABCDEF0123456789ABCDEF01234567";
+  settings.signed_by = [&other]() -> aptship::Expected<std::string> { return other; };
+  repo.publish(settings, {fake_package("hello", "2.0")});
+  release = read(repo.suite_dir() / "Release");
+  CHECK(release_field(release, "Signed-By") == other);
+  CHECK(gpgv_accepts(repo, repo.suite_dir() / "InRelease"));
+  // Its error fails the publish, which leaves the published suite as it was.
+  settings.signed_by = []() -> aptship::Expected<std::string> {
+    return aptship::make_error("no key today");
+  };
+  auto failed = publish_suite(repo.root(), settings, {fake_package("hello", "3.0")}, repo.signer());
+  REQUIRE_FALSE(failed);
+  CHECK_THAT(failed.error().message(), Catch::Contains("no key today"));
+  CHECK(release_field(read(repo.suite_dir() / "Release"), "Signed-By") == other);
+}
