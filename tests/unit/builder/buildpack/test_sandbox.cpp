@@ -186,10 +186,9 @@ TEST_CASE("a user namespace build runs as the caller, sees /opt/APP and writes t
   sandbox.visible_build_dir = visible;
   sandbox.caller = {65534, 65534};
   // What a service account runs: the same argv, started as nobody.
-  auto argv = sandbox_argv(sandbox, {},
-                           {"/bin/sh", "-c", "pwd; id -u; id -g; echo made > made; ls /opt"});
-  argv.insert(argv.begin(),
-              {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"});
+  auto argv =
+      sandbox_argv(sandbox, {}, {"/bin/sh", "-c", "pwd; id -u; id -g; echo made > made; ls /opt"});
+  argv.insert(argv.begin(), {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"});
   aptship::SubprocessOptions options;
   options.cwd = sandbox_cwd(sandbox);
   options.env = step_environment(tmp.path(), "");
