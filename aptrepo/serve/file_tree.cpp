@@ -19,6 +19,7 @@ constexpr int k_open_flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
 
 // Cleared once the kernel says it has no openat2(2) (before Linux 5.6).
 std::atomic<bool> g_have_openat2{true};
+constexpr int k_openat2_attempts = 8;
 
 tl::expected<OpenedFile, int> finish_open(int fd) {
   OpenedFile opened;
@@ -48,14 +49,25 @@ tl::expected<OpenedFile, int> FileTree::open_file(const std::string& relative) c
     struct open_how how {};
     how.flags = k_open_flags;
     how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
-    long fd = syscall(SYS_openat2, m_root_fd.get(), relative.c_str(), &how, sizeof(how));
+    long fd = -1;
+    int err = 0;
+    // EAGAIN: a rename anywhere on the machine raced a ".." on the way (the
+    // published links are relative, "../.gen/..."), and the kernel could not
+    // vouch for the walk; a retry is the documented answer. After a few, the
+    // real path decides instead.
+    for (int attempt = 0; attempt < k_openat2_attempts; ++attempt) {
+      fd = syscall(SYS_openat2, m_root_fd.get(), relative.c_str(), &how, sizeof(how));
+      err = fd >= 0 ? 0 : errno;
+      if (err != EAGAIN) {
+        break;
+      }
+    }
     if (fd >= 0) {
       return finish_open(static_cast<int>(fd));
     }
-    int err = errno;
     if (err == ENOSYS) {
       g_have_openat2.store(false, std::memory_order_relaxed);
-    } else if (err != EXDEV) {
+    } else if (err != EXDEV && err != EAGAIN) {
       return tl::unexpected(err);
     }
     // EXDEV: an absolute link, or a ".." through the root. Such a link may

@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <fmt/format.h>
+
 #include <unistd.h>
 
 #include <string>
@@ -99,9 +101,7 @@ TEST_CASE("file_feed: files of every size arrive whole, in order, with their MD5
     for (size_t j = 0; j < sizes[i]; ++j) {
       content.push_back(static_cast<char>('a' + (i * 7 + j) % 26));
     }
-    char name[16];
-    std::snprintf(name, sizeof name, "f%02zu", i);
-    aptship::test::write(std::filesystem::path("tree/d") / name, content);
+    aptship::test::write(std::filesystem::path("tree/d") / fmt::format("f{:02}", i), content);
     expected.push_back(std::move(content));
   }
   const Tree tree = listed();

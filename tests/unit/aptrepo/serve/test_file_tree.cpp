@@ -1,7 +1,10 @@
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <cerrno>
+#include <cstring>
 #include <filesystem>
+#include <thread>
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -57,6 +60,39 @@ TEST_CASE("FileTree follows links that stay inside the tree", "[serve][file_tree
     REQUIRE(file);
     CHECK(contents(*file) == "generation 7\n");
   }
+}
+
+TEST_CASE("FileTree opens through \"..\" links while renames happen elsewhere",
+          "[serve][file_tree]") {
+  // The kernel may refuse a RESOLVE_BENEATH walk over ".." with EAGAIN when
+  // any rename on the machine races it; such an open must still succeed.
+  aptship::test::ScopedTempDir tmp;
+  aptship::test::write("root/.gen/stable/7/InRelease", "generation 7\n");
+  fs::create_directories("root/dists");
+  fs::create_symlink("../.gen/stable/7", "root/dists/stable");
+  aptship::test::write("elsewhere/a", "x");
+  auto tree = FileTree::open("root");
+  REQUIRE(tree);
+  std::atomic<bool> stop{false};
+  std::thread renamer([&stop] {
+    while (!stop) {
+      ::rename("elsewhere/a", "elsewhere/b");
+      ::rename("elsewhere/b", "elsewhere/a");
+    }
+  });
+  int failures = 0;
+  int last_error = 0;
+  for (int i = 0; i < 20'000; ++i) {
+    auto file = tree->open_file("dists/stable/InRelease");
+    if (!file) {
+      ++failures;
+      last_error = file.error();
+    }
+  }
+  stop = true;
+  renamer.join();
+  INFO("last error: " << std::strerror(last_error));
+  CHECK(failures == 0);
 }
 
 TEST_CASE("FileTree refuses links that leave the tree", "[serve][file_tree]") {
