@@ -97,16 +97,21 @@ const TarEntry* find(const Read& read, const std::string& path) {
   return nullptr;
 }
 
+// GNU tar's flag for each compression a member may have, and the member's name.
+struct Compressed {
+  const char* flag;
+  const char* name;
+};
+constexpr Compressed k_compressed[] = {{"--zstd", "data.tar.zst"},
+                                       {"--xz", "data.tar.xz"},
+                                       {"--gzip", "data.tar.gz"},
+                                       {"--bzip2", "data.tar.bz2"},
+                                       {"--no-auto-compress", "data.tar"}};
+
 } // namespace
 
 TEST_CASE("tar_reader: GNU tar's output reads back for every compression") {
-  struct Case {
-    const char* flag;
-    const char* name;
-  };
-  for (Case c :
-       {Case{"--zstd", "data.tar.zst"}, Case{"--xz", "data.tar.xz"}, Case{"--gzip", "data.tar.gz"},
-        Case{"--bzip2", "data.tar.bz2"}, Case{"--no-auto-compress", "data.tar"}}) {
+  for (const Compressed& c : k_compressed) {
     ScopedTempDir tmp;
     INFO(c.name);
     make_tree();
@@ -295,13 +300,7 @@ TEST_CASE("tar_reader: compression_of_member reads the extension after the stem"
 }
 
 TEST_CASE("tar_reader: a member in memory reads as the same bytes in a file do") {
-  struct Case {
-    const char* flag;
-    const char* name;
-  };
-  for (Case c :
-       {Case{"--zstd", "data.tar.zst"}, Case{"--xz", "data.tar.xz"}, Case{"--gzip", "data.tar.gz"},
-        Case{"--bzip2", "data.tar.bz2"}, Case{"--no-auto-compress", "data.tar"}}) {
+  for (const Compressed& c : k_compressed) {
     ScopedTempDir tmp;
     INFO(c.name);
     make_tree();
