@@ -22,21 +22,9 @@ bool parse_decimal(std::string_view field, uint64_t& out) {
 }
 
 Expected<void> pread_exact(const Fd& fd, void* buffer, size_t size, uint64_t offset) {
-  auto* p = static_cast<char*>(buffer);
-  while (size > 0) {
-    ssize_t n = pread(fd.get(), p, size, static_cast<off_t>(offset));
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      return errno_error("reading", errno);
-    }
-    if (n == 0) {
-      return make_error("unexpected end of file at byte {}", offset);
-    }
-    p += n;
-    size -= static_cast<size_t>(n);
-    offset += static_cast<uint64_t>(n);
+  TRY_ASSIGN(size_t got, fd.pread_full(buffer, size, offset));
+  if (got < size) {
+    return make_error("unexpected end of file at byte {}", offset + got);
   }
   return {};
 }

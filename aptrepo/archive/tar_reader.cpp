@@ -174,20 +174,9 @@ Expected<std::optional<Buffer>> inflate_whole(std::string_view data) {
 Expected<Buffer> read_range(const Fd& fd, uint64_t offset, uint64_t size) {
   Buffer out{std::make_unique_for_overwrite<char[]>(std::max<uint64_t>(size, 1)),
              static_cast<size_t>(size)};
-  size_t done = 0;
-  while (done < out.size) {
-    ssize_t n =
-        pread(fd.get(), out.data.get() + done, out.size - done, static_cast<off_t>(offset + done));
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n < 0) {
-      return make_error("reading: {}", std::strerror(errno));
-    }
-    if (n == 0) {
-      return make_error("the file ends inside the member");
-    }
-    done += static_cast<size_t>(n);
+  TRY_ASSIGN(size_t got, fd.pread_full(out.data.get(), out.size, offset));
+  if (got < out.size) {
+    return make_error("the file ends inside the member");
   }
   return out;
 }

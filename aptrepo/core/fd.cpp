@@ -94,6 +94,25 @@ Expected<size_t> Fd::read_some(void* buffer, size_t size) const {
   }
 }
 
+Expected<size_t> Fd::pread_full(void* buffer, size_t size, uint64_t offset) const {
+  auto* out = static_cast<char*>(buffer);
+  size_t done = 0;
+  while (done < size) {
+    ssize_t n = ::pread(m_fd, out + done, size - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n < 0) {
+      return errno_error("reading", errno);
+    }
+    if (n == 0) {
+      break;
+    }
+    done += static_cast<size_t>(n);
+  }
+  return done;
+}
+
 Expected<std::string> Fd::read_all() const {
   std::string result;
   char buffer[65536];

@@ -39,6 +39,9 @@ public:
   [[nodiscard]] Expected<void> pwrite_all(std::string_view data, off_t offset) const;
   // Reads up to SIZE bytes, retrying EINTR; 0 means end of file.
   [[nodiscard]] Expected<size_t> read_some(void* buffer, size_t size) const;
+  // Reads SIZE bytes at OFFSET with pread(2), retrying short reads and
+  // EINTR; returns fewer only where the file ends.
+  [[nodiscard]] Expected<size_t> pread_full(void* buffer, size_t size, uint64_t offset) const;
   // Reads everything from the current offset to end of file.
   [[nodiscard]] Expected<std::string> read_all() const;
   // fsync(2).

@@ -220,20 +220,12 @@ Expected<void> pread_exact(const Fd& fd, std::string& out, uint64_t offset, uint
                            const fs::path& path) {
   size_t start = out.size();
   out.resize(start + length);
-  uint64_t done = 0;
-  while (done < length) {
-    ssize_t n = ::pread(fd.get(), out.data() + start + done, length - done,
-                        static_cast<off_t>(offset + done));
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n < 0) {
-      return errno_error(fmt::format("reading {}", path.string()), errno);
-    }
-    if (n == 0) {
-      return make_error("reading {}: file is shorter than its publish state says", path.string());
-    }
-    done += static_cast<uint64_t>(n);
+  auto got = fd.pread_full(out.data() + start, length, offset);
+  if (!got) {
+    return tl::unexpected<Error>(got.error().context(path.string()));
+  }
+  if (*got < length) {
+    return make_error("reading {}: file is shorter than its publish state says", path.string());
   }
   return {};
 }

@@ -146,21 +146,8 @@ Expected<bool> read_whole(const Fd& fd, size_t size, std::unique_ptr<char[]>& bu
     buffer = std::make_unique_for_overwrite<char[]>(size);
     capacity = size;
   }
-  size_t done = 0;
-  while (done < size) {
-    ssize_t n = ::pread(fd.get(), buffer.get() + done, size - done, static_cast<off_t>(done));
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n < 0) {
-      return errno_error("reading", errno);
-    }
-    if (n == 0) {
-      return false;
-    }
-    done += static_cast<size_t>(n);
-  }
-  return true;
+  TRY_ASSIGN(size_t got, fd.pread_full(buffer.get(), size, 0));
+  return got == size;
 }
 
 void examine(Pool& pool, const std::string& component, Item& item) {

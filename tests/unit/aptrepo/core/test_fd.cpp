@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <string>
+
 #include "aptrepo/core/fd.hpp"
 #include "testutil.hpp"
 
@@ -123,4 +125,26 @@ TEST_CASE("sync_directory accepts directories and rejects files", "[fd]") {
   auto r = aptship::sync_directory("file");
   REQUIRE_FALSE(r);
   CHECK(r.error().message() == "opening file: Not a directory");
+}
+
+TEST_CASE("pread_full reads a range whole and stops only at the end of the file", "[fd]") {
+  aptship::test::ScopedTempDir tmp;
+  aptship::test::write("data", "0123456789");
+  auto fd = Fd::open("data", O_RDONLY);
+  REQUIRE(fd);
+  char buffer[16] = {};
+  auto middle = fd->pread_full(buffer, 4, 3);
+  REQUIRE(middle);
+  CHECK(*middle == 4);
+  CHECK(std::string(buffer, 4) == "3456");
+  auto tail = fd->pread_full(buffer, 8, 6);
+  REQUIRE(tail);
+  CHECK(*tail == 4);
+  CHECK(std::string(buffer, 4) == "6789");
+  auto past = fd->pread_full(buffer, 8, 20);
+  REQUIRE(past);
+  CHECK(*past == 0);
+  auto write_only = Fd::open("data", O_WRONLY);
+  REQUIRE(write_only);
+  CHECK_FALSE(write_only->pread_full(buffer, 1, 0));
 }
