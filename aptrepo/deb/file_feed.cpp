@@ -207,16 +207,13 @@ void FileFeed::read_all() {
 
 namespace {
 
-// What hashing one block in each of the eight lanes costs, in blocks hashed
-// one at a time: full lanes were measured at 3.3 times the throughput, and
-// 8 / 3.3 is about 2.5.
-constexpr double k_lane_step_cost = 2.5;
-
 // Splits the whole files of a chunk (sizes SIZES, in bytes) between the
 // lanes and the one-at-a-time hasher: a file much larger than the rest
 // would keep the lanes running for it alone. Returns how many of the
 // largest files, SIZES being sorted largest first, go one at a time.
 size_t alone_count(const std::vector<size_t>& sizes) {
+  static const Md5Lanes k_shape = md5_lane_shape();
+  const auto lanes = static_cast<double>(k_shape.lanes);
   double total = 0;
   for (size_t s : sizes) {
     total += static_cast<double>(s);
@@ -225,8 +222,8 @@ size_t alone_count(const std::vector<size_t>& sizes) {
   while (alone < sizes.size()) {
     const auto largest = static_cast<double>(sizes[alone]);
     const double next = alone + 1 < sizes.size() ? static_cast<double>(sizes[alone + 1]) : 0;
-    const double with = k_lane_step_cost * std::max(total / 8, largest);
-    const double without = k_lane_step_cost * std::max((total - largest) / 8, next) + largest;
+    const double with = k_shape.step_cost * std::max(total / lanes, largest);
+    const double without = k_shape.step_cost * std::max((total - largest) / lanes, next) + largest;
     if (without >= with) {
       break;
     }

@@ -10,6 +10,7 @@
 
 using aptship::Digest;
 using aptship::hex_digest;
+using aptship::deb::md5_lane_shape;
 using aptship::deb::md5_many;
 
 TEST_CASE("md5_lanes: RFC 1321's test suite") {
@@ -30,7 +31,11 @@ TEST_CASE("md5_lanes: RFC 1321's test suite") {
       "900150983cd24fb0d6963f7d28e17f72", "f96b697d7cb7938d525a2f31aaf161d0",
       "c3fcd3d76192e4007dfb496cca67e13b", "d174ab98d277d9f5a5611c2c9f419d9f",
       "57edf4a22be3c955ac49da2e2107b67a"};
-  CHECK(md5_many(messages) == expected);
+  // Every width this CPU has: sixteen lanes, eight, one at a time.
+  for (size_t lanes : {16U, 8U, 1U}) {
+    INFO("at most " << lanes << " lanes");
+    CHECK(md5_many(messages, lanes) == expected);
+  }
 }
 
 TEST_CASE("md5_lanes: every length around the block and padding edges, in any mix") {
@@ -47,14 +52,23 @@ TEST_CASE("md5_lanes: every length around the block and padding edges, in any mi
     messages.emplace_back(pool.data(), n);
   }
   std::shuffle(messages.begin(), messages.end(), rng);
-  for (size_t count : {size_t{1}, size_t{3}, size_t{8}, size_t{9}, messages.size()}) {
-    const std::vector<std::string_view> some(messages.begin(),
-                                             messages.begin() + static_cast<long>(count));
-    const std::vector<std::string> got = md5_many(some);
-    REQUIRE(got.size() == some.size());
-    for (size_t i = 0; i < some.size(); ++i) {
-      INFO("length " << some[i].size());
-      CHECK(got[i] == hex_digest(Digest::md5, some[i]));
+  for (size_t lanes : {16U, 8U}) {
+    for (size_t count : {size_t{1}, size_t{3}, size_t{8}, size_t{9}, size_t{17}, messages.size()}) {
+      const std::vector<std::string_view> some(messages.begin(),
+                                               messages.begin() + static_cast<long>(count));
+      const std::vector<std::string> got = md5_many(some, lanes);
+      REQUIRE(got.size() == some.size());
+      for (size_t i = 0; i < some.size(); ++i) {
+        INFO("at most " << lanes << " lanes, " << count << " messages, length " << some[i].size());
+        CHECK(got[i] == hex_digest(Digest::md5, some[i]));
+      }
     }
   }
+}
+
+TEST_CASE("md5_lanes: the shape never exceeds the width asked for") {
+  CHECK(md5_lane_shape(1).lanes == 1);
+  CHECK(md5_lane_shape(8).lanes <= 8);
+  CHECK(md5_lane_shape().lanes <= 16);
+  CHECK(md5_lane_shape().step_cost >= 1.0);
 }
