@@ -12,6 +12,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <functional>
+#include <future>
 #include <optional>
 #include <set>
 #include <thread>
@@ -238,12 +240,19 @@ public:
     start_writeback();
     return {};
   }
+  // Flushes, and starts the writeback of everything not yet on its way, so
+  // that it overlaps whatever comes before the final fsync.
+  Expected<void> finish() {
+    TRY(flush());
+    start_writeback(1);
+    return {};
+  }
   [[nodiscard]] uint64_t written() const { return m_written + m_buffer.size(); }
 
 private:
   static constexpr uint64_t k_writeback_step = 32 << 20;
-  void start_writeback() {
-    if (m_written - m_writeback_from >= k_writeback_step) {
+  void start_writeback(uint64_t step = k_writeback_step) {
+    if (m_written - m_writeback_from >= step) {
       // Only a hint: a failure here shows up again, and is reported, at
       // the fsync of commit().
       (void)sync_file_range(m_fd.get(), static_cast<off_t>(m_writeback_from),
@@ -258,8 +267,13 @@ private:
   uint64_t m_writeback_from = 0;
 };
 
+// Builds the control member from the tree as listed and the MD5 of each
+// regular file, in archive order.
+using ControlBuilder =
+    std::function<Expected<std::string>(const Tree& tree, const std::vector<std::string>& digests)>;
+
 struct DataResult {
-  std::vector<std::string> digests; // MD5 of each regular file, in archive order
+  std::string control_tar; // what the ControlBuilder made
   uint64_t size = 0;
 };
 
@@ -268,31 +282,46 @@ struct DataResult {
 // itself).
 std::string md5sums_text(const Tree& tree, const std::set<std::string>& conffiles,
                          const std::vector<std::string>& digests) {
+  // Hard links take their target's digest, looked up by path; most trees
+  // have none, and then the map is not built.
+  const bool links = std::any_of(tree.entries.begin(), tree.entries.end(), [](const TreeEntry& e) {
+    return e.tar.type == EntryType::hardlink;
+  });
   std::unordered_map<std::string_view, std::string_view> by_path;
   std::string out;
+  // A 32-digit digest, two spaces, the path without "./" and a newline.
+  out.reserve(digests.size() * 80);
   size_t index = 0;
   for (const TreeEntry& entry : tree.entries) {
     std::string_view digest;
     if (entry.tar.type == EntryType::file) {
       digest = digests.at(index++);
-      by_path.emplace(entry.tar.path, digest);
+      if (links) {
+        by_path.emplace(entry.tar.path, digest);
+      }
     } else if (entry.tar.type == EntryType::hardlink) {
       digest = by_path.at(entry.tar.link_target);
     } else {
       continue;
     }
     // "./etc/x" is conffile "/etc/x" and md5sums line "etc/x".
-    if (conffiles.count(entry.tar.path.substr(1)) == 0) {
-      out += fmt::format("{}  {}\n", digest, std::string_view(entry.tar.path).substr(2));
+    if (conffiles.empty() || conffiles.count(entry.tar.path.substr(1)) == 0) {
+      out.append(digest);
+      out.append("  ");
+      out.append(std::string_view(entry.tar.path).substr(2));
+      out.push_back('\n');
     }
   }
   return out;
 }
 
 // Writes data.tar from the entries of SCAN as they are listed; the scan has
-// ended, successfully, when this succeeds.
+// ended, successfully, when this succeeds. Once every file was handed to
+// the compressor, BUILD_CONTROL runs on a thread of its own while the
+// compressor finishes and the data is written back.
 Expected<DataResult> write_data_tar(const std::filesystem::path& root, TreeScan& scan,
-                                    const Fd& out, const PackOptions& options, unsigned threads) {
+                                    const Fd& out, const PackOptions& options, unsigned threads,
+                                    const ControlBuilder& build_control) {
   BufferedWriter writer(out);
   TRY_ASSIGN(archive::TarWriter tar,
              archive::TarWriter::create(
@@ -356,11 +385,16 @@ Expected<DataResult> write_data_tar(const std::filesystem::path& root, TreeScan&
     feed->release(chunk);
   }
   // The listing stopped early if the scan failed.
-  TRY(scan.finish());
+  TRY_ASSIGN(const Tree* tree, scan.finish());
+  // Joined before anything it uses goes out of scope, also on an early
+  // return (a std::async future waits in its destructor).
+  std::future<Expected<std::string>> control =
+      std::async(std::launch::async,
+                 [&build_control, tree, &feed] { return build_control(*tree, feed->digests()); });
   TRY(tar.finish());
-  TRY(writer.flush());
+  TRY(writer.finish());
   DataResult result;
-  result.digests = feed->digests();
+  TRY_ASSIGN(result.control_tar, control.get());
   result.size = writer.written();
   return result;
 }
@@ -597,32 +631,36 @@ Expected<PackResult> pack(const std::filesystem::path& dir, const std::filesyste
     TRY_ASSIGN(data_tmp, unnamed_temp_file(out_dir));
   }
   const Fd& data_fd = in_place ? out.fd() : *data_tmp;
-  TRY_ASSIGN(DataResult data, write_data_tar(dir, *scan, data_fd, options, threads));
+  const int64_t now = sde ? *sde : static_cast<int64_t>(std::time(nullptr));
+  auto build_control = [&](const Tree& tree,
+                           const std::vector<std::string>& digests) -> Expected<std::string> {
+    std::set<std::string> conffiles;
+    auto conffiles_it = std::find_if(control_files.begin(), control_files.end(),
+                                     [](const ControlFile& f) { return f.name == "conffiles"; });
+    if (conffiles_it != control_files.end()) {
+      TRY_ASSIGN(conffiles, check_conffiles(conffiles_it->content, tree));
+    }
+    std::string md5sums = md5sums_text(tree, conffiles, digests);
+    control.set_after("Installed-Size", std::to_string(tree.installed_size_kib), "Maintainer");
+    control_it->content = control.to_string();
+    // md5sums is generated here, so any DEBIAN/md5sums given is replaced.
+    std::erase_if(control_files, [](const ControlFile& f) { return f.name == "md5sums"; });
+    if (!md5sums.empty()) {
+      control_files.push_back(ControlFile{"md5sums", std::move(md5sums), now});
+    }
+    TRY_ASSIGN(std::string control_tar, write_control_tar(std::move(control_files), options));
+    if (in_place) {
+      pad_for_insertion(control_tar);
+    }
+    return control_tar;
+  };
+  TRY_ASSIGN(DataResult data, write_data_tar(dir, *scan, data_fd, options, threads, build_control));
+  const std::string& control_tar = data.control_tar;
   TRY_ASSIGN(const Tree* listed, scan->finish());
   const Tree& tree = *listed;
-  std::set<std::string> conffiles;
-  auto conffiles_it = std::find_if(control_files.begin(), control_files.end(),
-                                   [](const ControlFile& f) { return f.name == "conffiles"; });
-  if (conffiles_it != control_files.end()) {
-    TRY_ASSIGN(conffiles, check_conffiles(conffiles_it->content, tree));
-  }
-  const std::string md5sums = md5sums_text(tree, conffiles, data.digests);
-
-  control.set_after("Installed-Size", std::to_string(tree.installed_size_kib), "Maintainer");
-  control_it->content = control.to_string();
-  const int64_t now = sde ? *sde : static_cast<int64_t>(std::time(nullptr));
-  // md5sums is generated here, so any DEBIAN/md5sums given is replaced.
-  std::erase_if(control_files, [](const ControlFile& f) { return f.name == "md5sums"; });
-  if (!md5sums.empty()) {
-    control_files.push_back(ControlFile{"md5sums", md5sums, now});
-  }
   const std::string package(*control.get("Package"));
   const std::string version(*control.get("Version"));
   const std::string architecture(*control.get("Architecture"));
-  TRY_ASSIGN(std::string control_tar, write_control_tar(std::move(control_files), options));
-  if (in_place) {
-    pad_for_insertion(control_tar);
-  }
 
   const std::string ext(archive::extension(options.compression));
   const std::string_view binary = "2.0\n";
