@@ -23,6 +23,7 @@
 #include "aptrepo/archive/ar.hpp"
 #include "aptrepo/archive/tar.hpp"
 #include "aptrepo/core/atomic_file.hpp"
+#include "aptrepo/core/background_writer.hpp"
 #include "aptrepo/core/fd.hpp"
 #include "aptrepo/core/hash.hpp"
 #include "aptrepo/core/problems.hpp"
@@ -213,60 +214,6 @@ Expected<Fd> unnamed_temp_file(const std::filesystem::path& dir) {
   return Fd(fd);
 }
 
-// Buffers small writes from the compressor into large ones, and starts
-// the kernel's writeback of what it wrote every k_writeback_step bytes, so
-// that the disk works while the compressor does and the final fsync (or the
-// range insertion, which flushes first) has little left to wait for.
-class BufferedWriter {
-public:
-  explicit BufferedWriter(const Fd& fd) : m_fd(fd) { m_buffer.reserve(k_read_buffer); }
-  Expected<void> write(std::string_view data) {
-    if (m_buffer.size() + data.size() > k_read_buffer) {
-      TRY(flush());
-    }
-    if (data.size() >= k_read_buffer) {
-      TRY(m_fd.write_all(data));
-      m_written += data.size();
-      start_writeback();
-      return {};
-    }
-    m_buffer.append(data);
-    return {};
-  }
-  Expected<void> flush() {
-    TRY(m_fd.write_all(m_buffer));
-    m_written += m_buffer.size();
-    m_buffer.clear();
-    start_writeback();
-    return {};
-  }
-  // Flushes, and starts the writeback of everything not yet on its way, so
-  // that it overlaps whatever comes before the final fsync.
-  Expected<void> finish() {
-    TRY(flush());
-    start_writeback(1);
-    return {};
-  }
-  [[nodiscard]] uint64_t written() const { return m_written + m_buffer.size(); }
-
-private:
-  static constexpr uint64_t k_writeback_step = 32 << 20;
-  void start_writeback(uint64_t step = k_writeback_step) {
-    if (m_written - m_writeback_from >= step) {
-      // Only a hint: a failure here shows up again, and is reported, at
-      // the fsync of commit().
-      (void)sync_file_range(m_fd.get(), static_cast<off_t>(m_writeback_from),
-                            static_cast<off_t>(m_written - m_writeback_from),
-                            SYNC_FILE_RANGE_WRITE);
-      m_writeback_from = m_written;
-    }
-  }
-  const Fd& m_fd;
-  std::string m_buffer;
-  uint64_t m_written = 0;
-  uint64_t m_writeback_from = 0;
-};
-
 // Builds the control member from the tree as listed and the MD5 of each
 // regular file, in archive order.
 using ControlBuilder =
@@ -320,9 +267,10 @@ std::string md5sums_text(const Tree& tree, const std::set<std::string>& conffile
 // the compressor, BUILD_CONTROL runs on a thread of its own while the
 // compressor finishes and the data is written back.
 Expected<DataResult> write_data_tar(const std::filesystem::path& root, TreeScan& scan,
-                                    const Fd& out, const PackOptions& options, unsigned threads,
+                                    const Fd& out, BackgroundWriter::Mode mode,
+                                    const PackOptions& options, unsigned threads,
                                     const ControlBuilder& build_control) {
-  BufferedWriter writer(out);
+  BackgroundWriter writer(out, mode);
   TRY_ASSIGN(archive::TarWriter tar,
              archive::TarWriter::create(
                  options.compression, options.level,
@@ -654,7 +602,12 @@ Expected<PackResult> pack(const std::filesystem::path& dir, const std::filesyste
     }
     return control_tar;
   };
-  TRY_ASSIGN(DataResult data, write_data_tar(dir, *scan, data_fd, options, threads, build_control));
+  // data.tar goes straight to the device, except where it is read back: to
+  // be signed, or copied in from a temporary file.
+  const auto mode = in_place && !options.sign ? BackgroundWriter::Mode::direct
+                                              : BackgroundWriter::Mode::page_cache;
+  TRY_ASSIGN(DataResult data,
+             write_data_tar(dir, *scan, data_fd, mode, options, threads, build_control));
   const std::string& control_tar = data.control_tar;
   TRY_ASSIGN(const Tree* listed, scan->finish());
   const Tree& tree = *listed;
