@@ -275,8 +275,8 @@ Expected<DataResult> write_data_tar(const std::filesystem::path& root, TreeScan&
              archive::TarWriter::create(
                  options.compression, options.level,
                  [&writer](std::string_view data) { return writer.write(data); }, threads));
-  auto regular_files = [&scan, next = size_t{0}]() mutable -> const TreeEntry* {
-    while (const TreeEntry* entry = scan.wait_for(next++)) {
+  auto regular_files = [cursor = TreeCursor(scan)]() mutable -> const TreeEntry* {
+    while (const TreeEntry* entry = cursor.next()) {
       if (entry->tar.type == EntryType::file) {
         return entry;
       }
@@ -305,11 +305,8 @@ Expected<DataResult> write_data_tar(const std::filesystem::path& root, TreeScan&
     return &chunk->pieces[next_piece++];
   };
   size_t files = 0;
-  for (size_t i = 0;; ++i) {
-    const TreeEntry* listed = scan.wait_for(i);
-    if (listed == nullptr) {
-      break;
-    }
+  TreeCursor listing(scan);
+  while (const TreeEntry* listed = listing.next()) {
     const TreeEntry& entry = *listed;
     TRY(tar.add(entry.tar));
     if (entry.tar.type != EntryType::file) {

@@ -360,6 +360,27 @@ const TreeEntry* TreeScan::wait_for(size_t index) {
   return index < m_tree.entries.size() ? &m_tree.entries[index] : nullptr;
 }
 
+bool TreeScan::wait_for_batch(size_t index, std::vector<const TreeEntry*>& out) {
+  std::unique_lock lock(m_mutex);
+  m_grown.wait(lock, [&] { return index < m_tree.entries.size() || m_done; });
+  for (size_t i = index; i < m_tree.entries.size(); ++i) {
+    out.push_back(&m_tree.entries[i]);
+  }
+  return index < m_tree.entries.size();
+}
+
+const TreeEntry* TreeCursor::next() {
+  if (m_at == m_batch.size()) {
+    m_batch.clear();
+    m_at = 0;
+    if (!m_scan.wait_for_batch(m_next, m_batch)) {
+      return nullptr;
+    }
+    m_next += m_batch.size();
+  }
+  return m_batch[m_at++];
+}
+
 Expected<const Tree*> TreeScan::finish() {
   std::unique_lock lock(m_mutex);
   m_grown.wait(lock, [&] { return m_done; });

@@ -61,6 +61,11 @@ public:
   // Entry INDEX, waiting until it is listed; nullptr when the scan ended
   // (or failed) with fewer entries. The entry lives as long as the scan.
   [[nodiscard]] const TreeEntry* wait_for(size_t index);
+  // Appends to OUT the entries from INDEX on, as many as are listed,
+  // waiting for at least one; false when the scan ended (or failed) with
+  // fewer entries. One lock for the batch, where wait_for() takes one per
+  // entry.
+  [[nodiscard]] bool wait_for_batch(size_t index, std::vector<const TreeEntry*>& out);
   // Waits for the end of the scan: the whole tree, checked as scan_tree()
   // checks it, or the scan's error.
   [[nodiscard]] Expected<const Tree*> finish();
@@ -76,6 +81,20 @@ private:
   bool m_stop = false;
   std::optional<Error> m_error;
   std::thread m_thread;
+};
+
+// Walks the entries of a TreeScan in order, taking them a batch at a time.
+class TreeCursor {
+public:
+  explicit TreeCursor(TreeScan& scan) : m_scan(scan) {}
+  // The next entry, waiting until it is listed; nullptr after the last.
+  [[nodiscard]] const TreeEntry* next();
+
+private:
+  TreeScan& m_scan;
+  std::vector<const TreeEntry*> m_batch;
+  size_t m_at = 0;   // into m_batch
+  size_t m_next = 0; // index of the entry after the batch
 };
 
 } // namespace aptship::deb

@@ -11,6 +11,7 @@
 
 using aptship::deb::scan_tree;
 using aptship::deb::Tree;
+using aptship::deb::TreeCursor;
 using aptship::deb::TreeEntry;
 using aptship::deb::TreeScan;
 using aptship::test::ScopedTempDir;
@@ -60,6 +61,37 @@ TEST_CASE("tree_scan: entries come out while listed, as scan_tree lists them") {
   // Entries handed out earlier stay where they were.
   CHECK(scan->wait_for(0) == &(*tree)->entries.front());
   CHECK(scan->wait_for(seen.size()) == nullptr);
+}
+
+TEST_CASE("tree_scan: two cursors each walk every entry once, in order, while it is listed") {
+  ScopedTempDir tmp;
+  populate();
+  auto expected = scan_tree("tree", 1000);
+  REQUIRE(expected);
+  auto scan = TreeScan::start("tree", 1000);
+  TreeCursor first(*scan);
+  TreeCursor second(*scan);
+  std::vector<const TreeEntry*> one;
+  std::vector<const TreeEntry*> two;
+  // Interleaved, as the packer's two readers go.
+  while (true) {
+    const TreeEntry* a = first.next();
+    const TreeEntry* b = second.next();
+    CHECK(a == b);
+    if (a == nullptr) {
+      break;
+    }
+    one.push_back(a);
+    two.push_back(b);
+  }
+  CHECK(first.next() == nullptr);
+  auto tree = scan->finish();
+  REQUIRE(tree);
+  REQUIRE(one.size() == (*tree)->entries.size());
+  for (size_t i = 0; i < one.size(); ++i) {
+    CHECK(one[i] == &(*tree)->entries[i]);
+  }
+  CHECK(paths_of(**tree) == paths_of(*expected));
 }
 
 TEST_CASE("tree_scan: a scan error ends the listing and comes from finish") {
