@@ -36,13 +36,19 @@ std::vector<std::string> paths_of(const Tree& tree) {
   return out;
 }
 
+// Populates the tree and lists it with scan_tree, for a scan to match.
+Tree populated_listing() {
+  populate();
+  auto listed = scan_tree("tree", 1000);
+  REQUIRE(listed);
+  return std::move(*listed);
+}
+
 } // namespace
 
 TEST_CASE("tree_scan: entries come out while listed, as scan_tree lists them") {
   ScopedTempDir tmp;
-  populate();
-  auto expected = scan_tree("tree", 1000);
-  REQUIRE(expected);
+  const Tree expected = populated_listing();
   auto scan = TreeScan::start("tree", 1000);
   std::vector<std::string> seen;
   for (size_t i = 0;; ++i) {
@@ -53,11 +59,11 @@ TEST_CASE("tree_scan: entries come out while listed, as scan_tree lists them") {
     seen.push_back(e->tar.path);
     CHECK(e->tar.mtime <= 1000);
   }
-  CHECK(seen == paths_of(*expected));
+  CHECK(seen == paths_of(expected));
   auto tree = scan->finish();
   REQUIRE(tree);
   CHECK(paths_of(**tree) == seen);
-  CHECK((*tree)->installed_size_kib == expected->installed_size_kib);
+  CHECK((*tree)->installed_size_kib == expected.installed_size_kib);
   // Entries handed out earlier stay where they were.
   CHECK(scan->wait_for(0) == &(*tree)->entries.front());
   CHECK(scan->wait_for(seen.size()) == nullptr);
@@ -65,9 +71,7 @@ TEST_CASE("tree_scan: entries come out while listed, as scan_tree lists them") {
 
 TEST_CASE("tree_scan: two cursors each walk every entry once, in order, while it is listed") {
   ScopedTempDir tmp;
-  populate();
-  auto expected = scan_tree("tree", 1000);
-  REQUIRE(expected);
+  const Tree expected = populated_listing();
   auto scan = TreeScan::start("tree", 1000);
   TreeCursor first(*scan);
   TreeCursor second(*scan);
@@ -91,7 +95,7 @@ TEST_CASE("tree_scan: two cursors each walk every entry once, in order, while it
   for (size_t i = 0; i < one.size(); ++i) {
     CHECK(one[i] == &(*tree)->entries[i]);
   }
-  CHECK(paths_of(**tree) == paths_of(*expected));
+  CHECK(paths_of(**tree) == paths_of(expected));
 }
 
 TEST_CASE("tree_scan: a scan error ends the listing and comes from finish") {
