@@ -275,13 +275,13 @@ Expected<DataResult> write_data_tar(const std::filesystem::path& root, TreeScan&
              archive::TarWriter::create(
                  options.compression, options.level,
                  [&writer](std::string_view data) { return writer.write(data); }, threads));
-  auto regular_files = [cursor = TreeCursor(scan)]() mutable -> const TreeEntry* {
+  auto regular_files = [&scan, cursor = TreeCursor(scan)]() mutable -> FileFeed::SourceFile {
     while (const TreeEntry* entry = cursor.next()) {
       if (entry->tar.type == EntryType::file) {
-        return entry;
+        return {entry, scan.take_file(entry)};
       }
     }
-    return nullptr;
+    return {};
   };
   TRY_ASSIGN(std::unique_ptr<FileFeed> feed,
              FileFeed::start(root, regular_files, k_feed_buffers, k_feed_buffer_size));
@@ -553,7 +553,7 @@ Expected<PackResult> pack(const std::filesystem::path& dir, const std::filesyste
   // before the last are listed. Whatever the tree holds is checked before
   // the package is complete, and a failure leaves only the temporary
   // output, which is removed.
-  const std::unique_ptr<TreeScan> scan = TreeScan::start(dir, sde);
+  const std::unique_ptr<TreeScan> scan = TreeScan::start(dir, sde, true);
   TRY_ASSIGN(std::vector<ControlFile> control_files, read_control_dir(dir / "DEBIAN", sde));
   auto control_it = std::find_if(control_files.begin(), control_files.end(),
                                  [](const ControlFile& f) { return f.name == "control"; });

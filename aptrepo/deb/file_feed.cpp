@@ -100,26 +100,29 @@ void FileFeed::unref(size_t slot) {
   }
 }
 
-Expected<bool> FileFeed::read_file(const TreeEntry& entry, size_t index, size_t& slot,
-                                   size_t& used) {
+Expected<bool> FileFeed::read_file(SourceFile file, size_t index, size_t& slot, size_t& used) {
+  const TreeEntry& entry = *file.entry;
   const std::string& shown = entry.tar.path;
-  // Relative to the root's descriptor: the kernel resolves only the path
-  // inside the tree, not the tree's own location, for every file.
-  const int raw = openat(m_root.get(), entry.source.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-  if (raw < 0) {
-    if (errno == ENOENT) {
-      return make_error("{}: file vanished while packing", shown);
+  Fd fd = std::move(file.fd);
+  if (!fd) {
+    // Relative to the root's descriptor: the kernel resolves only the path
+    // inside the tree, not the tree's own location, for every file.
+    const int raw = openat(m_root.get(), entry.source.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (raw < 0) {
+      if (errno == ENOENT) {
+        return make_error("{}: file vanished while packing", shown);
+      }
+      return errno_error(shown, errno);
     }
-    return errno_error(shown, errno);
-  }
-  Fd fd(raw);
-  struct stat st {};
-  if (fstat(fd.get(), &st) != 0) {
-    return errno_error(shown, errno);
-  }
-  if (st.st_ino != entry.ino || st.st_dev != entry.dev ||
-      static_cast<uint64_t>(st.st_size) != entry.tar.size) {
-    return make_error("{}: file changed while packing", shown);
+    fd = Fd(raw);
+    struct stat st {};
+    if (fstat(fd.get(), &st) != 0) {
+      return errno_error(shown, errno);
+    }
+    if (st.st_ino != entry.ino || st.st_dev != entry.dev ||
+        static_cast<uint64_t>(st.st_size) != entry.tar.size) {
+      return make_error("{}: file changed while packing", shown);
+    }
   }
   uint64_t remaining = entry.tar.size;
   // Hands the filled buffer over and continues in a free one; false when stopping.
@@ -186,8 +189,12 @@ void FileFeed::read_all() {
   size_t slot = *first;
   size_t used = 0;
   size_t index = 0;
-  while (const TreeEntry* entry = m_files()) {
-    auto more = read_file(*entry, index++, slot, used);
+  while (true) {
+    SourceFile file = m_files();
+    if (file.entry == nullptr) {
+      break;
+    }
+    auto more = read_file(std::move(file), index++, slot, used);
     if (!more) {
       m_slots[slot].chunk.error = std::move(more).error();
       break;

@@ -44,14 +44,20 @@ public:
     size_t slot = 0;
   };
 
-  // Yields the next regular file to read, in archive order (an entry that
-  // outlives the feed), or nullptr after the last. Called on the reading
-  // thread.
-  using FileSource = std::function<const TreeEntry*()>;
+  // A regular file to read: its entry (which outlives the feed) and, when
+  // the listing opened it, its descriptor.
+  struct SourceFile {
+    const TreeEntry* entry = nullptr;
+    Fd fd;
+  };
+  // Yields the next regular file to read, in archive order, or an entry of
+  // nullptr after the last. Called on the reading thread.
+  using FileSource = std::function<SourceFile()>;
 
   // Starts reading the files FILES yields, from the tree at ROOT, into
-  // COUNT buffers of SIZE bytes, and hashing them. Each file is checked to
-  // be the one listed, with the listed size.
+  // COUNT buffers of SIZE bytes, and hashing them. A file that comes
+  // without a descriptor is opened by name and checked to be the one
+  // listed; every file is checked to have the listed size.
   [[nodiscard]] static Expected<std::unique_ptr<FileFeed>>
   start(const std::filesystem::path& root, FileSource files, size_t count, size_t size);
   FileFeed(const FileFeed&) = delete;
@@ -80,9 +86,9 @@ private:
   std::optional<size_t> take_slot();
   void publish(size_t slot);
   void unref(size_t slot);
-  // Reads ENTRY as file number INDEX into SLOT from USED on, publishing
+  // Reads FILE as file number INDEX into SLOT from USED on, publishing
   // full slots and taking new ones. False when the feed is stopping.
-  Expected<bool> read_file(const TreeEntry& entry, size_t index, size_t& slot, size_t& used);
+  Expected<bool> read_file(SourceFile file, size_t index, size_t& slot, size_t& used);
 
   Fd m_root;
   FileSource m_files;

@@ -31,13 +31,19 @@ struct PairHash {
   }
 };
 
-// Receives each entry as it is listed; false stops the scan.
-using EntrySink = std::function<bool(TreeEntry&& entry)>;
+// Receives each entry as it is listed, with the file open for reading
+// when it is a regular file and the scanner opens files; false stops the
+// scan.
+using EntrySink = std::function<bool(TreeEntry&& entry, Fd file)>;
 
 class Scanner {
 public:
-  Scanner(std::filesystem::path root, std::optional<int64_t> clamp, EntrySink sink)
-      : m_root(std::move(root)), m_clamp(clamp), m_sink(std::move(sink)) {}
+  // With OPEN_FILES, regular files are opened as they are listed and
+  // described by their descriptor: the reader then needs no second lookup
+  // by path, and reads the very file that was listed.
+  Scanner(std::filesystem::path root, std::optional<int64_t> clamp, bool open_files, EntrySink sink)
+      : m_root(std::move(root)), m_clamp(clamp), m_open_files(open_files), m_sink(std::move(sink)) {
+  }
 
   // Lists the tree through the sink; returns its installed size in KiB.
   Expected<uint64_t> run() {
@@ -54,7 +60,7 @@ private:
     if (!S_ISDIR(st.st_mode)) {
       return make_error("{}: not a directory", m_root.string());
     }
-    TRY(add(AT_FDCWD, "", "", st));
+    TRY(add(AT_FDCWD, "", "", st, Fd()));
     const int fd = open(m_root.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
       return errno_error(m_root.string(), errno);
@@ -66,9 +72,10 @@ private:
 
   static uint64_t kib(uint64_t bytes) { return (bytes + 1023) / 1024; }
 
-  // Adds REL, named NAME in the directory DIR_FD, whose lstat is ST.
+  // Adds REL, named NAME in the directory DIR_FD, whose lstat is ST, and
+  // which is open as FILE if it is a regular file the scanner opened.
   Expected<void> add(int dir_fd, const std::string& name, const std::string& rel,
-                     const struct stat& st) {
+                     const struct stat& st, Fd file) {
     TreeEntry e;
     e.source = rel;
     e.tar.mode = st.st_mode & 07777;
@@ -91,6 +98,7 @@ private:
         // A hard link to a file already in the archive: stored once.
         e.tar.type = EntryType::hardlink;
         e.tar.link_target = first->second;
+        file = Fd();
       } else {
         e.tar.type = EntryType::file;
         e.tar.size = static_cast<uint64_t>(st.st_size);
@@ -116,7 +124,7 @@ private:
     } else {
       return make_error("{}: only regular files, directories and symlinks can be packed", shown());
     }
-    if (!m_sink(std::move(e))) {
+    if (!m_sink(std::move(e), std::move(file))) {
       return make_error("scan stopped");
     }
     return {};
@@ -128,7 +136,9 @@ private:
   Expected<void> walk(int fd, const std::string& rel, bool top) {
     const std::string shown_dir = rel.empty() ? "./" : "./" + rel;
     const Fd dir(fd);
-    std::vector<std::string> names;
+    // Names with their type as the directory records it (DT_UNKNOWN on
+    // filesystems that do not).
+    std::vector<std::pair<std::string, unsigned char>> names;
     // getdents64 itself rather than readdir: fdopendir costs two more
     // system calls per directory, and a package can have tens of thousands.
     while (true) {
@@ -149,24 +159,42 @@ private:
         if (name == "." || name == ".." || (top && name == "DEBIAN")) {
           continue;
         }
-        names.emplace_back(name);
+        names.emplace_back(name, ent->d_type);
       }
     }
     std::sort(names.begin(), names.end());
     const int dir_fd = dir.get();
-    for (const std::string& name : names) {
+    for (const auto& [name, type] : names) {
       const std::string child = rel.empty() ? name : rel + "/" + name;
       struct stat st {};
-      if (fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      // Directories, and regular files when asked to, are opened and
+      // described by their descriptor; a name the directory lists as
+      // something else, or that cannot be opened (unreadable, or changed
+      // since it was listed), is looked up with fstatat.
+      Fd opened;
+      if (type == DT_DIR || (type == DT_REG && m_open_files)) {
+        const int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
+                          (type == DT_DIR ? O_DIRECTORY : O_NONBLOCK | O_NOCTTY);
+        const int fd = openat(dir_fd, name.c_str(), flags);
+        if (fd >= 0) {
+          opened = Fd(fd);
+          if (fstat(opened.get(), &st) != 0) {
+            return errno_error(printable("./" + child), errno);
+          }
+        }
+      }
+      if (!opened && fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
         if (errno == ENOENT) {
           return make_error("./{}: file vanished while packing", printable(child));
         }
         return errno_error(printable("./" + child), errno);
       }
-      TRY(add(dir_fd, name, child, st));
       if (S_ISDIR(st.st_mode)) {
-        const int sub =
-            openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        TRY(add(dir_fd, name, child, st, Fd()));
+        int sub = opened ? opened.release() : -1;
+        if (sub < 0) {
+          sub = openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        }
         if (sub < 0) {
           if (errno == ENOENT) {
             return make_error("./{}: file vanished while packing", printable(child));
@@ -174,6 +202,8 @@ private:
           return errno_error(printable("./" + child), errno);
         }
         TRY(walk(sub, child, false));
+      } else {
+        TRY(add(dir_fd, name, child, st, S_ISREG(st.st_mode) ? std::move(opened) : Fd()));
       }
     }
     return {};
@@ -181,6 +211,7 @@ private:
 
   std::filesystem::path m_root;
   std::optional<int64_t> m_clamp;
+  bool m_open_files = false;
   EntrySink m_sink;
   uint64_t m_installed_kib = 0;
   // getdents64's buffer (operator new aligns it for the records it holds).
@@ -287,7 +318,7 @@ Expected<void> check_symlink_loops(const std::deque<TreeEntry>& entries) {
 
 Expected<Tree> scan_tree(const std::filesystem::path& root, std::optional<int64_t> clamp_mtime) {
   Tree tree;
-  Scanner scanner(root, clamp_mtime, [&tree](TreeEntry&& e) {
+  Scanner scanner(root, clamp_mtime, false, [&tree](TreeEntry&& e, Fd) {
     tree.entries.push_back(std::move(e));
     return true;
   });
@@ -297,9 +328,10 @@ Expected<Tree> scan_tree(const std::filesystem::path& root, std::optional<int64_
 }
 
 std::unique_ptr<TreeScan> TreeScan::start(const std::filesystem::path& root,
-                                          std::optional<int64_t> clamp_mtime) {
+                                          std::optional<int64_t> clamp_mtime, bool open_files) {
   std::unique_ptr<TreeScan> scan(new TreeScan());
-  scan->m_thread = std::thread([s = scan.get(), root, clamp_mtime] { s->run(root, clamp_mtime); });
+  scan->m_thread = std::thread(
+      [s = scan.get(), root, clamp_mtime, open_files] { s->run(root, clamp_mtime, open_files); });
   return scan;
 }
 
@@ -308,30 +340,40 @@ TreeScan::~TreeScan() {
     std::lock_guard lock(m_mutex);
     m_stop = true;
   }
+  m_taken.notify_all();
   m_thread.join();
 }
 
-void TreeScan::run(const std::filesystem::path& root, std::optional<int64_t> clamp_mtime) {
+void TreeScan::run(const std::filesystem::path& root, std::optional<int64_t> clamp_mtime,
+                   bool open_files) {
   // Entries are handed over in batches: one wake-up of a waiting reader per
   // entry would cost more than listing the entry.
   constexpr size_t k_batch = 128;
-  std::vector<TreeEntry> batch;
+  // Open files not yet taken, beyond which the scan waits for the reader.
+  constexpr size_t k_open_ahead = 256;
+  std::vector<std::pair<TreeEntry, Fd>> batch;
   auto flush = [&] {
     {
-      std::lock_guard lock(m_mutex);
+      std::unique_lock lock(m_mutex);
+      m_taken.wait(lock, [&] { return m_stop || m_finishing || m_open.size() < k_open_ahead; });
       if (m_stop) {
         return false;
       }
-      for (TreeEntry& e : batch) {
-        m_tree.entries.push_back(std::move(e));
+      for (auto& [entry, file] : batch) {
+        m_tree.entries.push_back(std::move(entry));
+        // Once finish() waits, nobody takes them: the reader, if any,
+        // opens the rest by name.
+        if (file && !m_finishing) {
+          m_open.emplace_back(&m_tree.entries.back(), std::move(file));
+        }
       }
     }
     batch.clear();
     m_grown.notify_all();
     return true;
   };
-  Scanner scanner(root, clamp_mtime, [&](TreeEntry&& e) {
-    batch.push_back(std::move(e));
+  Scanner scanner(root, clamp_mtime, open_files, [&](TreeEntry&& e, Fd file) {
+    batch.emplace_back(std::move(e), std::move(file));
     return batch.size() < k_batch || flush();
   });
   auto installed = scanner.run();
@@ -352,6 +394,19 @@ void TreeScan::run(const std::filesystem::path& root, std::optional<int64_t> cla
     m_done = true;
   }
   m_grown.notify_all();
+}
+
+Fd TreeScan::take_file(const TreeEntry* entry) {
+  std::lock_guard lock(m_mutex);
+  // Files are taken in listing order, so a descriptor kept for ENTRY is
+  // the first; none is there when the file was not opened.
+  if (m_open.empty() || m_open.front().first != entry) {
+    return Fd();
+  }
+  Fd file = std::move(m_open.front().second);
+  m_open.pop_front();
+  m_taken.notify_all();
+  return file;
 }
 
 const TreeEntry* TreeScan::wait_for(size_t index) {
@@ -383,6 +438,9 @@ const TreeEntry* TreeCursor::next() {
 
 Expected<const Tree*> TreeScan::finish() {
   std::unique_lock lock(m_mutex);
+  m_finishing = true;
+  m_open.clear();
+  m_taken.notify_all();
   m_grown.wait(lock, [&] { return m_done; });
   if (m_error) {
     return tl::unexpected(*m_error);

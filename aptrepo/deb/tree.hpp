@@ -14,10 +14,12 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "aptrepo/archive/tar.hpp"
 #include "aptrepo/core/error.hpp"
+#include "aptrepo/core/fd.hpp"
 
 namespace aptship::deb {
 
@@ -50,9 +52,12 @@ struct Tree {
 // goes on: packing starts on the first files while the rest are listed.
 class TreeScan {
 public:
-  // Starts listing ROOT as scan_tree() does.
+  // Starts listing ROOT as scan_tree() does. With OPEN_FILES, each regular
+  // file is opened as it is listed, for take_file(); the scan runs at
+  // most a few hundred open files ahead of the files taken.
   [[nodiscard]] static std::unique_ptr<TreeScan> start(const std::filesystem::path& root,
-                                                       std::optional<int64_t> clamp_mtime);
+                                                       std::optional<int64_t> clamp_mtime,
+                                                       bool open_files = false);
   TreeScan(const TreeScan&) = delete;
   TreeScan& operator=(const TreeScan&) = delete;
   // Stops the scan if it still runs.
@@ -66,16 +71,25 @@ public:
   // fewer entries. One lock for the batch, where wait_for() takes one per
   // entry.
   [[nodiscard]] bool wait_for_batch(size_t index, std::vector<const TreeEntry*>& out);
+  // The descriptor of ENTRY, a regular file listed by a scan that opens
+  // files, open on the very file that was listed; a closed Fd when it was
+  // not opened (the caller then opens it by name). Every regular file is
+  // to be taken, in listing order.
+  [[nodiscard]] Fd take_file(const TreeEntry* entry);
   // Waits for the end of the scan: the whole tree, checked as scan_tree()
-  // checks it, or the scan's error.
+  // checks it, or the scan's error. Files not yet taken are closed.
   [[nodiscard]] Expected<const Tree*> finish();
 
 private:
   TreeScan() = default;
-  void run(const std::filesystem::path& root, std::optional<int64_t> clamp_mtime);
+  void run(const std::filesystem::path& root, std::optional<int64_t> clamp_mtime, bool open_files);
 
   std::mutex m_mutex;
   std::condition_variable m_grown;
+  std::condition_variable m_taken;
+  // Files opened while listed and not yet taken, in listing order.
+  std::deque<std::pair<const TreeEntry*, Fd>> m_open;
+  bool m_finishing = false;
   Tree m_tree;
   bool m_done = false;
   bool m_stop = false;

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <string>
@@ -39,9 +40,27 @@ std::vector<const TreeEntry*> regular_files(const Tree& tree) {
   return out;
 }
 
-FileFeed::FileSource source_of(const std::vector<const TreeEntry*>& files) {
-  return [&files, next = size_t{0}]() mutable -> const TreeEntry* {
-    return next < files.size() ? files[next++] : nullptr;
+// Three small files, a, b and c, read in that order.
+void write_three_files() {
+  aptship::test::write("tree/a", "first");
+  aptship::test::write("tree/b", "second");
+  aptship::test::write("tree/c", "third");
+}
+
+// Yields FILES by name; with OPEN, each already open, as a scan that opens
+// files hands them over.
+FileFeed::FileSource source_of(const std::vector<const TreeEntry*>& files, bool open = false) {
+  return [&files, open, next = size_t{0}]() mutable -> FileFeed::SourceFile {
+    if (next == files.size()) {
+      return {};
+    }
+    const TreeEntry* entry = files[next++];
+    aptship::Fd fd;
+    if (open) {
+      fd = aptship::Fd(::open(("tree/" + entry->source).c_str(), O_RDONLY | O_CLOEXEC));
+      REQUIRE(fd);
+    }
+    return {entry, std::move(fd)};
   };
 }
 
@@ -138,9 +157,7 @@ TEST_CASE("file_feed: small files share a buffer") {
 TEST_CASE("file_feed: a file changed, vanished, grown or shrunk is reported after the files "
           "before it") {
   ScopedTempDir tmp;
-  aptship::test::write("tree/a", "first");
-  aptship::test::write("tree/b", "second");
-  aptship::test::write("tree/c", "third");
+  write_three_files();
   const Tree tree = listed();
   const auto files = regular_files(tree);
   REQUIRE(files.size() == 3);
@@ -165,6 +182,48 @@ TEST_CASE("file_feed: a file changed, vanished, grown or shrunk is reported afte
   CHECK(*got.error == expected_error);
   REQUIRE(!got.contents.empty());
   CHECK(got.contents[0] == "first");
+}
+
+TEST_CASE("file_feed: a file handed over open is read from its descriptor, as it was opened") {
+  ScopedTempDir tmp;
+  write_three_files();
+  const Tree tree = listed();
+  const auto files = regular_files(tree);
+  // Opened all at once here, before the changes below (the source opens
+  // each only when the feed asks for it).
+  auto source = source_of(files, true);
+  std::vector<FileFeed::SourceFile> opened;
+  for (size_t i = 0; i < files.size(); ++i) {
+    opened.push_back(source());
+  }
+  // Replaced and removed by name after they were opened: what was opened
+  // is what is packed.
+  aptship::test::write("tree/b.new", "SECOND");
+  REQUIRE(rename("tree/b.new", "tree/b") == 0);
+  REQUIRE(unlink("tree/c") == 0);
+  auto feed = FileFeed::start(
+      "tree",
+      [&opened, next = size_t{0}]() mutable -> FileFeed::SourceFile {
+        return next < opened.size() ? std::move(opened[next++]) : FileFeed::SourceFile{};
+      },
+      2, 4);
+  REQUIRE(feed);
+  Drained got = drain(**feed);
+  CHECK_FALSE(got.error);
+  CHECK(got.contents == std::vector<std::string>{"first", "second", "third"});
+}
+
+TEST_CASE("file_feed: an open file that grew since it was listed is reported") {
+  ScopedTempDir tmp;
+  aptship::test::write("tree/a", "first");
+  const Tree tree = listed();
+  const auto files = regular_files(tree);
+  aptship::test::write("tree/a", "first, and more");
+  auto feed = FileFeed::start("tree", source_of(files, true), 2, 64);
+  REQUIRE(feed);
+  Drained got = drain(**feed);
+  REQUIRE(got.error);
+  CHECK(*got.error == "./a: file grew while packing");
 }
 
 TEST_CASE("file_feed: stopping before the end neither hangs nor leaks") {
