@@ -292,16 +292,22 @@ Expected<void> check_filter(struct archive* a, int filter, std::string_view name
   return {};
 }
 
-// Reads the uncompressed tar stream TAR, which was the gzip member NAME.
-Expected<void> read_inflated(const Buffer& tar, std::string_view name, const EntryFn& visit) {
-  TRY_ASSIGN(auto a, new_tar_reader(name, ARCHIVE_FILTER_NONE));
-  auto fail = [&](std::string_view what) -> tl::unexpected<Error> {
-    const char* detail = archive_error_string(a.get());
-    return make_error("{}: {}: {}", name, what, detail != nullptr ? detail : "corrupt data");
-  };
-  if (archive_read_open_memory(a.get(), tar.data.get(), tar.size) != ARCHIVE_OK) {
+// The error of WHAT failing on member NAME, which A reads.
+tl::unexpected<Error> archive_failure(struct archive* a, std::string_view name,
+                                      std::string_view what) {
+  const char* detail = archive_error_string(a);
+  return make_error("{}: {}: {}", name, what, detail != nullptr ? detail : "corrupt data");
+}
+
+// Reads the tar stream in BYTES, member NAME, compressed with FILTER.
+Expected<void> read_memory(std::string_view bytes, std::string_view name, int filter,
+                           const EntryFn& visit) {
+  TRY_ASSIGN(auto a, new_tar_reader(name, filter));
+  auto fail = [&](std::string_view what) { return archive_failure(a.get(), name, what); };
+  if (archive_read_open_memory(a.get(), bytes.data(), bytes.size()) != ARCHIVE_OK) {
     return fail("not a readable tar stream");
   }
+  TRY(check_filter(a.get(), filter, name));
   return visit_entries(a.get(), fail, visit);
 }
 
@@ -328,19 +334,12 @@ Expected<void> read_tar(std::string_view member, std::string_view name, const En
       return tl::unexpected<Error>(tar.error().context(name));
     }
     if (*tar) {
-      return read_inflated(**tar, name, visit);
+      const Buffer& inflated = **tar;
+      return read_memory(std::string_view(inflated.data.get(), inflated.size), name,
+                         ARCHIVE_FILTER_NONE, visit);
     }
   }
-  TRY_ASSIGN(auto a, new_tar_reader(name, filter));
-  auto fail = [&](std::string_view what) -> tl::unexpected<Error> {
-    const char* detail = archive_error_string(a.get());
-    return make_error("{}: {}: {}", name, what, detail != nullptr ? detail : "corrupt data");
-  };
-  if (archive_read_open_memory(a.get(), member.data(), member.size()) != ARCHIVE_OK) {
-    return fail("not a readable tar stream");
-  }
-  TRY(check_filter(a.get(), filter, name));
-  return visit_entries(a.get(), fail, visit);
+  return read_memory(member, name, filter, visit);
 }
 
 Expected<void> read_tar(const Fd& fd, uint64_t offset, uint64_t size, std::string_view name,
@@ -361,8 +360,7 @@ Expected<void> read_tar(const Fd& fd, uint64_t offset, uint64_t size, std::strin
     if (source.error) {
       return tl::unexpected<Error>(source.error->context(name));
     }
-    const char* detail = archive_error_string(a.get());
-    return make_error("{}: {}: {}", name, what, detail != nullptr ? detail : "corrupt data");
+    return archive_failure(a.get(), name, what);
   };
   if (archive_read_open(a.get(), &source, nullptr, &RangeSource::read_cb, nullptr) != ARCHIVE_OK) {
     return fail("not a readable tar stream");

@@ -98,12 +98,7 @@ Expected<void> BackgroundWriter::finish() {
   if (lseek(m_fd.get(), static_cast<off_t>(m_start + m_written), SEEK_SET) < 0) {
     return errno_error("seeking to the end of the output", errno);
   }
-  if (m_start + m_written > m_writeback_from) {
-    // Only a hint: a failure shows up again, and is reported, at fsync.
-    (void)sync_file_range(m_fd.get(), static_cast<off_t>(m_writeback_from),
-                          static_cast<off_t>(m_start + m_written - m_writeback_from),
-                          SYNC_FILE_RANGE_WRITE);
-  }
+  start_writeback(m_start + m_written);
   return {};
 }
 
@@ -179,27 +174,28 @@ Expected<void> BackgroundWriter::put(const Block& block) {
   if (rest.empty()) {
     return {};
   }
-  if (!m_direct) {
-    return put_cached(rest, offset);
-  }
-  // The last bytes of the output, less than a page: the page cache takes
-  // any length.
-  (void)fcntl(m_fd.get(), F_SETFL, m_flags);
-  Expected<void> done = put_cached(rest, offset);
-  (void)fcntl(m_fd.get(), F_SETFL, m_flags | O_DIRECT);
-  return done;
+  // The last bytes of the output, less than a page, or all of it after a
+  // fall-back: the page cache takes any length.
+  leave_direct();
+  return put_cached(rest, offset);
 }
 
 Expected<void> BackgroundWriter::put_cached(std::string_view data, uint64_t offset) {
   TRY_CTX(m_fd.pwrite_all(data, static_cast<off_t>(offset)), "writing the output");
   const uint64_t end = offset + data.size();
   if (end - m_writeback_from >= k_writeback_step) {
+    start_writeback(end);
+  }
+  return {};
+}
+
+void BackgroundWriter::start_writeback(uint64_t end) {
+  if (end > m_writeback_from) {
     // Only a hint: a failure shows up again, and is reported, at fsync.
     (void)sync_file_range(m_fd.get(), static_cast<off_t>(m_writeback_from),
                           static_cast<off_t>(end - m_writeback_from), SYNC_FILE_RANGE_WRITE);
     m_writeback_from = end;
   }
-  return {};
 }
 
 } // namespace aptship

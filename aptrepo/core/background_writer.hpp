@@ -66,6 +66,8 @@ private:
   // Writes BLOCK at its offset, directly while that works.
   Expected<void> put(const Block& block);
   Expected<void> put_cached(std::string_view data, uint64_t offset);
+  // Starts the writeback of what went through the page cache up to END.
+  void start_writeback(uint64_t end);
   // Queues the current block and waits for an empty one.
   Expected<void> hand_over();
   void stop_thread();

@@ -50,18 +50,19 @@ struct EvpCtxFree {
   void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
 };
 
-std::string to_hex(const unsigned char* data, size_t size) {
+} // namespace
+
+std::string to_hex(std::string_view bytes) {
   static constexpr char k_digits[] = "0123456789abcdef";
   std::string hex;
-  hex.reserve(size * 2);
-  for (size_t i = 0; i < size; ++i) {
-    hex.push_back(k_digits[data[i] >> 4]);
-    hex.push_back(k_digits[data[i] & 0xf]);
+  hex.reserve(bytes.size() * 2);
+  for (char c : bytes) {
+    const auto byte = static_cast<unsigned char>(c);
+    hex.push_back(k_digits[byte >> 4]);
+    hex.push_back(k_digits[byte & 0xf]);
   }
   return hex;
 }
-
-} // namespace
 
 struct Hasher::Impl {
   const EVP_MD* md = nullptr;
@@ -102,7 +103,7 @@ std::string Hasher::hex() {
     throw std::runtime_error("EVP_DigestFinal_ex failed");
   }
   m_impl->init();
-  return to_hex(digest, size);
+  return to_hex(std::string_view(reinterpret_cast<const char*>(digest), size));
 }
 
 MultiHasher::MultiHasher()

@@ -50,6 +50,9 @@ private:
   std::array<Hasher, 4> m_hashers;
 };
 
+// BYTES in lower-case hex, two digits a byte.
+[[nodiscard]] std::string to_hex(std::string_view bytes);
+
 // Hex digest of DATA.
 [[nodiscard]] std::string hex_digest(Digest digest, std::string_view data);
 

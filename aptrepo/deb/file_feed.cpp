@@ -137,7 +137,7 @@ Expected<bool> FileFeed::read_file(SourceFile file, size_t index, size_t& slot, 
     return true;
   };
   // A file that fits in a buffer is not split across two: whole files are
-  // hashed eight at a time (see hash_all).
+  // hashed many at a time (see hash_all).
   if (used > 0 && remaining + 1 > m_size - used && remaining + 1 <= m_size && !next_slot()) {
     return false;
   }

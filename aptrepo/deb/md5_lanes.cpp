@@ -72,17 +72,10 @@ struct LaneJob {
   }
 };
 
+// The digest of the four state words: their bytes, low first (this
+// file is built for x86-64 only, which stores them so).
 std::string hex_of(const std::array<uint32_t, 4>& state) {
-  static constexpr char k_hex[] = "0123456789abcdef";
-  std::string out(32, '0');
-  for (size_t w = 0; w < 4; ++w) {
-    for (size_t b = 0; b < 4; ++b) {
-      const auto byte = static_cast<uint8_t>(state[w] >> (8 * b));
-      out[w * 8 + b * 2] = k_hex[byte >> 4];
-      out[w * 8 + b * 2 + 1] = k_hex[byte & 0xF];
-    }
-  }
-  return out;
+  return to_hex(std::string_view(reinterpret_cast<const char*>(state.data()), sizeof(state)));
 }
 
 // The functions marked avx2 or avx512 are only called once the CPU is
@@ -120,8 +113,8 @@ __attribute__((target("avx2"))) inline void transpose8(__m256i (&r)[8]) {
   r[7] = _mm256_permute2x128_si256(u3, u7, 0x31);
 }
 
-// The message words of one block in each of eight lanes, starting at lane
-// FIRST of BLOCKS: M[j] holds word j of every lane.
+// The message words of the blocks of eight lanes, BLOCKS[0] to BLOCKS[7]:
+// M[j] holds word j of every lane.
 __attribute__((target("avx2"))) inline void load_words(__m256i (&m)[16],
                                                        const char* const* blocks) {
   for (size_t half = 0; half < 2; ++half) {

@@ -183,11 +183,13 @@ private:
           }
         }
       }
+      // The error of a failed lookup of CHILD, from errno.
+      auto lookup_failed = [&child] {
+        return errno == ENOENT ? make_error("./{}: file vanished while packing", printable(child))
+                               : errno_error(printable("./" + child), errno);
+      };
       if (!opened && fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-        if (errno == ENOENT) {
-          return make_error("./{}: file vanished while packing", printable(child));
-        }
-        return errno_error(printable("./" + child), errno);
+        return lookup_failed();
       }
       if (S_ISDIR(st.st_mode)) {
         TRY(add(dir_fd, name, child, st, Fd()));
@@ -196,10 +198,7 @@ private:
           sub = openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         }
         if (sub < 0) {
-          if (errno == ENOENT) {
-            return make_error("./{}: file vanished while packing", printable(child));
-          }
-          return errno_error(printable("./" + child), errno);
+          return lookup_failed();
         }
         TRY(walk(sub, child, false));
       } else {
@@ -407,12 +406,6 @@ Fd TreeScan::take_file(const TreeEntry* entry) {
   m_open.pop_front();
   m_taken.notify_all();
   return file;
-}
-
-const TreeEntry* TreeScan::wait_for(size_t index) {
-  std::unique_lock lock(m_mutex);
-  m_grown.wait(lock, [&] { return index < m_tree.entries.size() || m_done; });
-  return index < m_tree.entries.size() ? &m_tree.entries[index] : nullptr;
 }
 
 bool TreeScan::wait_for_batch(size_t index, std::vector<const TreeEntry*>& out) {

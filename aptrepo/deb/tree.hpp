@@ -63,13 +63,10 @@ public:
   // Stops the scan if it still runs.
   ~TreeScan();
 
-  // Entry INDEX, waiting until it is listed; nullptr when the scan ended
-  // (or failed) with fewer entries. The entry lives as long as the scan.
-  [[nodiscard]] const TreeEntry* wait_for(size_t index);
   // Appends to OUT the entries from INDEX on, as many as are listed,
   // waiting for at least one; false when the scan ended (or failed) with
-  // fewer entries. One lock for the batch, where wait_for() takes one per
-  // entry.
+  // fewer entries. Entries live as long as the scan. (TreeCursor walks
+  // them one by one.)
   [[nodiscard]] bool wait_for_batch(size_t index, std::vector<const TreeEntry*>& out);
   // The descriptor of ENTRY, a regular file listed by a scan that opens
   // files, open on the very file that was listed; a closed Fd when it was

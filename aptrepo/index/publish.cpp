@@ -20,6 +20,7 @@
 #include "aptrepo/core/fd.hpp"
 #include "aptrepo/core/hash.hpp"
 #include "aptrepo/core/log.hpp"
+#include "aptrepo/core/stopwatch.hpp"
 #include "aptrepo/core/subprocess.hpp"
 #include "aptrepo/index/compress.hpp"
 #include "aptrepo/index/packages_file.hpp"
@@ -331,20 +332,6 @@ bool valid_by_hash_name(std::string_view name) {
 // ---------------------------------------------------------------------------
 // The work of one publish
 
-// Milliseconds since the publish started, for --log-level debug: where the
-// time of a publish goes.
-class Clock {
-public:
-  [[nodiscard]] int64_t ms() const {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
-                                                                 m_start)
-        .count();
-  }
-
-private:
-  std::chrono::steady_clock::time_point m_start = std::chrono::steady_clock::now();
-};
-
 // One file of an index: Packages or a compressed variant.
 struct IndexFile {
   std::string name; // "Packages.gz"
@@ -569,7 +556,7 @@ Expected<PublishResult> publish_suite(const fs::path& root, const SuiteSettings&
       return make_error("{}: the {} must be one line", context, name);
     }
   }
-  const Clock clock;
+  Stopwatch watch;
   TRY_ASSIGN(std::vector<size_t> order, packages_order(packages));
   // Asking gpg for the key takes a process start; it runs while the
   // indexes are built, unless the caller knows the answer already.
@@ -626,7 +613,7 @@ Expected<PublishResult> publish_suite(const fs::path& root, const SuiteSettings&
       });
     }
     TRY_CTX(run_parallel(tasks), context);
-    log::debug("publish {}: Packages texts built at {} ms", settings.suite, clock.ms());
+    log::debug("publish {}: Packages texts built in {} ms", settings.suite, watch.lap());
   }
   // Everything below works from the texts. Signing forks gpg, and a fork
   // copies the page tables of every byte still held.
@@ -645,7 +632,7 @@ Expected<PublishResult> publish_suite(const fs::path& root, const SuiteSettings&
       }
     }
     TRY_CTX(run_parallel(tasks), context);
-    log::debug("publish {}: chunks hashed at {} ms", settings.suite, clock.ms());
+    log::debug("publish {}: chunks hashed in {} ms", settings.suite, watch.lap());
   }
   for (IndexWork& index : indexes) {
     // A hash of the chunk hashes: equal exactly when the texts are equal,
@@ -733,8 +720,8 @@ Expected<PublishResult> publish_suite(const fs::path& root, const SuiteSettings&
       }
     }
     TRY_CTX(run_parallel(tasks), context);
-    log::debug("publish {}: Packages written, chunks compressed at {} ms", settings.suite,
-               clock.ms());
+    log::debug("publish {}: Packages written, chunks compressed in {} ms", settings.suite,
+               watch.lap());
   }
   {
     std::vector<Task> tasks;
@@ -746,7 +733,7 @@ Expected<PublishResult> publish_suite(const fs::path& root, const SuiteSettings&
       }
     }
     TRY_CTX(run_parallel(tasks), context);
-    log::debug("publish {}: compressed indexes assembled at {} ms", settings.suite, clock.ms());
+    log::debug("publish {}: compressed indexes assembled in {} ms", settings.suite, watch.lap());
   }
   {
     std::vector<Task> tasks;
@@ -762,7 +749,7 @@ Expected<PublishResult> publish_suite(const fs::path& root, const SuiteSettings&
       }
     }
     TRY_CTX(run_parallel(tasks), context);
-    log::debug("publish {}: compressed indexes written at {} ms", settings.suite, clock.ms());
+    log::debug("publish {}: compressed indexes written in {} ms", settings.suite, watch.lap());
   }
 
   // by-hash: this generation's files, and those of the previous ones that
@@ -930,7 +917,7 @@ Expected<PublishResult> publish_suite(const fs::path& root, const SuiteSettings&
       return {};
     });
     TRY_CTX(run_parallel(tasks), context);
-    log::debug("publish {}: Release signed at {} ms", settings.suite, clock.ms());
+    log::debug("publish {}: Release signed in {} ms", settings.suite, watch.lap());
   }
   {
     // Every file and entry of the generation must be durable before the
@@ -945,7 +932,7 @@ Expected<PublishResult> publish_suite(const fs::path& root, const SuiteSettings&
       tasks.emplace_back([dir] { return sync_directory(dir); });
     }
     TRY_CTX(run_parallel(tasks), context);
-    log::debug("publish {}: generation synced at {} ms", settings.suite, clock.ms());
+    log::debug("publish {}: generation synced in {} ms", settings.suite, watch.lap());
   }
 
   // The switch: one rename of a symlink, atomic for every reader.

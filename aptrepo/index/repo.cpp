@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "aptrepo/core/log.hpp"
+#include "aptrepo/core/stopwatch.hpp"
 #include "aptrepo/core/text.hpp"
 #include "aptrepo/deb/control.hpp"
 #include "aptrepo/deb/deb_reader.hpp"
@@ -50,21 +51,6 @@ constexpr uint64_t k_max_read_whole = 8U << 20;
 // Problems shown in full before the rest are only counted: the message
 // stays one readable line even when a whole folder is bad.
 constexpr size_t k_max_shown_problems = 10;
-
-// Milliseconds since the previous lap, for --log-level debug: where the
-// time of a large add goes.
-class Stopwatch {
-public:
-  int64_t lap() {
-    auto now = std::chrono::steady_clock::now();
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now - m_last).count();
-    m_last = now;
-    return ms;
-  }
-
-private:
-  std::chrono::steady_clock::time_point m_last = std::chrono::steady_clock::now();
-};
 
 int64_t now() {
   return static_cast<int64_t>(std::time(nullptr));

@@ -50,12 +50,11 @@ TEST_CASE("tree_scan: entries come out while listed, as scan_tree lists them") {
   ScopedTempDir tmp;
   const Tree expected = populated_listing();
   auto scan = TreeScan::start("tree", 1000);
+  TreeCursor cursor(*scan);
   std::vector<std::string> seen;
-  for (size_t i = 0;; ++i) {
-    const TreeEntry* e = scan->wait_for(i);
-    if (e == nullptr) {
-      break;
-    }
+  const TreeEntry* first = nullptr;
+  while (const TreeEntry* e = cursor.next()) {
+    first = first != nullptr ? first : e;
     seen.push_back(e->tar.path);
     CHECK(e->tar.mtime <= 1000);
   }
@@ -65,8 +64,8 @@ TEST_CASE("tree_scan: entries come out while listed, as scan_tree lists them") {
   CHECK(paths_of(**tree) == seen);
   CHECK((*tree)->installed_size_kib == expected.installed_size_kib);
   // Entries handed out earlier stay where they were.
-  CHECK(scan->wait_for(0) == &(*tree)->entries.front());
-  CHECK(scan->wait_for(seen.size()) == nullptr);
+  CHECK(first == &(*tree)->entries.front());
+  CHECK(cursor.next() == nullptr);
 }
 
 TEST_CASE("tree_scan: two cursors each walk every entry once, in order, while it is listed") {
@@ -104,9 +103,8 @@ TEST_CASE("tree_scan: a scan error ends the listing and comes from finish") {
   SECTION("a special file") {
     REQUIRE(mkfifo("tree/d3/pipe", 0644) == 0);
     auto scan = TreeScan::start("tree", std::nullopt);
-    size_t i = 0;
-    while (scan->wait_for(i) != nullptr) {
-      ++i;
+    TreeCursor cursor(*scan);
+    while (cursor.next() != nullptr) {
     }
     auto tree = scan->finish();
     REQUIRE_FALSE(tree);
@@ -122,7 +120,7 @@ TEST_CASE("tree_scan: a scan error ends the listing and comes from finish") {
   }
   SECTION("a missing root") {
     auto scan = TreeScan::start("missing", std::nullopt);
-    CHECK(scan->wait_for(0) == nullptr);
+    CHECK(TreeCursor(*scan).next() == nullptr);
     CHECK_FALSE(scan->finish());
   }
 }
@@ -131,6 +129,6 @@ TEST_CASE("tree_scan: destroying a running scan stops it") {
   ScopedTempDir tmp;
   populate();
   auto scan = TreeScan::start("tree", std::nullopt);
-  CHECK(scan->wait_for(0) != nullptr);
+  CHECK(TreeCursor(*scan).next() != nullptr);
   scan.reset();
 }
