@@ -71,7 +71,7 @@ Expected<PoolCopy> copy_and_hash(const Fd& source, const Fd* out, const std::str
 struct Pool::Batch {
   mutable std::mutex mutex;
   std::set<fs::path> known_dirs;   // folders known to exist
-  std::vector<fs::path> made_dirs; // folders this batch made, parents first
+  std::vector<fs::path> made_dirs; // folders this batch made, in no set order
   std::set<std::string> files;     // files this batch wrote ("pool/...")
 
   // Background writeback. One syncfs per k_flush_bytes lets the kernel
@@ -344,9 +344,16 @@ void Pool::rollback() noexcept {
     ::unlink((m_root / name).c_str());
   }
   m_batch->files.clear();
-  for (auto it = m_batch->made_dirs.rbegin(); it != m_batch->made_dirs.rend(); ++it) {
-    ::rmdir(it->c_str());
-    m_batch->known_dirs.erase(*it);
+  // Deepest first: threads that make folders at once record them in the
+  // order their locks come, not the order the folders were made, and a
+  // folder is only removed once its children are. A child's path is
+  // longer than its parent's.
+  std::sort(
+      m_batch->made_dirs.begin(), m_batch->made_dirs.end(),
+      [](const fs::path& a, const fs::path& b) { return a.native().size() > b.native().size(); });
+  for (const fs::path& dir : m_batch->made_dirs) {
+    ::rmdir(dir.c_str());
+    m_batch->known_dirs.erase(dir);
   }
   m_batch->made_dirs.clear();
 }
