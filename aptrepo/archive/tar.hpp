@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -36,6 +38,15 @@ struct TarEntry {
 // Receives the compressed output in order.
 using Sink = std::function<Expected<void>(std::string_view)>;
 
+// A destination that lends its own memory, so that the compressor writes
+// its output there instead of into a buffer the destination then copies:
+// space() is room to fill (never empty), commit(N) says that its first N
+// bytes were filled, in order.
+struct OutputArea {
+  std::function<std::span<char>()> space;
+  std::function<Expected<void>(size_t)> commit;
+};
+
 class TarWriter {
 public:
   // Starts a GNU tar stream compressed with COMPRESSION at LEVEL (-1 for
@@ -43,6 +54,9 @@ public:
   // many workers; their output does not depend on the count.
   [[nodiscard]] static Expected<TarWriter> create(Compression compression, int level, Sink sink,
                                                   unsigned threads = 1);
+  // The same, written into AREA; zstd output goes there without a copy.
+  [[nodiscard]] static Expected<TarWriter> create(Compression compression, int level,
+                                                  OutputArea area, unsigned threads = 1);
   TarWriter(TarWriter&&) noexcept;
   TarWriter& operator=(TarWriter&&) noexcept;
   ~TarWriter();
@@ -59,6 +73,9 @@ public:
 private:
   struct Impl;
   explicit TarWriter(std::unique_ptr<Impl> impl);
+  // SINK takes the output; zstd writes into AREA instead when there is one.
+  [[nodiscard]] static Expected<TarWriter> create(Compression compression, int level, Sink sink,
+                                                  std::optional<OutputArea> area, unsigned threads);
   std::unique_ptr<Impl> m_impl;
 };
 

@@ -2,6 +2,7 @@
 #include <archive_entry.h>
 
 #include <algorithm>
+#include <cstring>
 #include <optional>
 
 #include "aptrepo/archive/tar.hpp"
@@ -76,6 +77,27 @@ TarWriter::~TarWriter() = default;
 
 Expected<TarWriter> TarWriter::create(Compression compression, int level, Sink sink,
                                       unsigned threads) {
+  return create(compression, level, std::move(sink), std::nullopt, threads);
+}
+
+Expected<TarWriter> TarWriter::create(Compression compression, int level, OutputArea area,
+                                      unsigned threads) {
+  // Other compressors than zstd have buffers of their own, copied from.
+  Sink copy = [area](std::string_view data) -> Expected<void> {
+    while (!data.empty()) {
+      const std::span<char> room = area.space();
+      const size_t n = std::min(room.size(), data.size());
+      std::memcpy(room.data(), data.data(), n);
+      TRY(area.commit(n));
+      data.remove_prefix(n);
+    }
+    return {};
+  };
+  return create(compression, level, std::move(copy), std::move(area), threads);
+}
+
+Expected<TarWriter> TarWriter::create(Compression compression, int level, Sink sink,
+                                      std::optional<OutputArea> area, unsigned threads) {
   auto impl = std::make_unique<Impl>();
   impl->sink = std::move(sink);
   impl->archive.reset(archive_write_new());
@@ -98,7 +120,8 @@ Expected<TarWriter> TarWriter::create(Compression compression, int level, Sink s
   const char* filter = nullptr;
   switch (compression) {
   case Compression::zstd: {
-    TRY_ASSIGN(ZstdStream stream, ZstdStream::create(level, threads, std::move(impl->sink)));
+    TRY_ASSIGN(ZstdStream stream, area ? ZstdStream::create(level, threads, std::move(*area))
+                                       : ZstdStream::create(level, threads, std::move(impl->sink)));
     impl->zstd.emplace(std::move(stream));
     impl->sink = [z = &*impl->zstd, count = &impl->zstd_input](std::string_view data) {
       *count += data.size();

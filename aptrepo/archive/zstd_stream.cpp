@@ -3,6 +3,7 @@
 #include <zstd.h>
 
 #include <algorithm>
+#include <span>
 #include <vector>
 
 namespace aptship::archive {
@@ -15,19 +16,19 @@ struct CCtxFree {
 
 struct ZstdStream::Impl {
   std::unique_ptr<ZSTD_CCtx, CCtxFree> cctx;
-  Sink sink;
-  std::vector<char> out = std::vector<char>(ZSTD_CStreamOutSize());
+  OutputArea area;
 
   Expected<void> pump(std::string_view data, ZSTD_EndDirective mode) {
     ZSTD_inBuffer in{data.data(), data.size(), 0};
     while (true) {
-      ZSTD_outBuffer ob{out.data(), out.size(), 0};
+      const std::span<char> room = area.space();
+      ZSTD_outBuffer ob{room.data(), room.size(), 0};
       size_t rc = ZSTD_compressStream2(cctx.get(), &ob, &in, mode);
       if (ZSTD_isError(rc) != 0U) {
         return make_error("zstd: {}", ZSTD_getErrorName(rc));
       }
       if (ob.pos > 0) {
-        TRY(sink(std::string_view(out.data(), ob.pos)));
+        TRY(area.commit(ob.pos));
       }
       const bool input_done = in.pos == in.size;
       if (mode == ZSTD_e_continue ? input_done : rc == 0) {
@@ -43,8 +44,16 @@ ZstdStream& ZstdStream::operator=(ZstdStream&&) noexcept = default;
 ZstdStream::~ZstdStream() = default;
 
 Expected<ZstdStream> ZstdStream::create(int level, unsigned workers, Sink sink) {
+  auto out = std::make_shared<std::vector<char>>(ZSTD_CStreamOutSize());
+  OutputArea area{.space = [out] { return std::span<char>(*out); },
+                  .commit = [out, sink = std::move(sink)](
+                                size_t n) { return sink(std::string_view(out->data(), n)); }};
+  return create(level, workers, std::move(area));
+}
+
+Expected<ZstdStream> ZstdStream::create(int level, unsigned workers, OutputArea area) {
   auto impl = std::make_unique<Impl>();
-  impl->sink = std::move(sink);
+  impl->area = std::move(area);
   impl->cctx.reset(ZSTD_createCCtx());
   if (!impl->cctx) {
     return make_error("zstd: out of memory");

@@ -19,6 +19,8 @@ public:
   // Compresses at LEVEL with WORKERS threads (at least 1, so that the
   // output is the same whatever the count), writing frames to SINK.
   [[nodiscard]] static Expected<ZstdStream> create(int level, unsigned workers, Sink sink);
+  // The same, compressing straight into AREA's memory.
+  [[nodiscard]] static Expected<ZstdStream> create(int level, unsigned workers, OutputArea area);
   ZstdStream(ZstdStream&&) noexcept;
   ZstdStream& operator=(ZstdStream&&) noexcept;
   ~ZstdStream();

@@ -12,7 +12,6 @@ namespace aptship {
 namespace {
 
 constexpr size_t k_align = 4096;
-constexpr size_t k_block = 4 << 20;
 // Enough for the compressor to fill one block while the thread writes
 // another and a third waits.
 constexpr size_t k_blocks = 4;
@@ -55,14 +54,20 @@ BackgroundWriter::~BackgroundWriter() {
 
 Expected<void> BackgroundWriter::write(std::string_view data) {
   while (!data.empty()) {
-    const size_t n = std::min(data.size(), k_block - m_current.size);
-    std::memcpy(m_current.data + m_current.size, data.data(), n);
-    m_current.size += n;
-    m_written += n;
+    const std::span<char> room = space();
+    const size_t n = std::min(data.size(), room.size());
+    std::memcpy(room.data(), data.data(), n);
     data.remove_prefix(n);
-    if (m_current.size == k_block) {
-      TRY(hand_over());
-    }
+    TRY(commit(n));
+  }
+  return {};
+}
+
+Expected<void> BackgroundWriter::commit(size_t n) {
+  m_current.size += n;
+  m_written += n;
+  if (m_current.size == k_block) {
+    TRY(hand_over());
   }
   return {};
 }

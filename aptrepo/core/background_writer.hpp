@@ -21,6 +21,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string_view>
 #include <thread>
 #include <vector>
@@ -44,6 +45,13 @@ public:
   ~BackgroundWriter();
 
   [[nodiscard]] Expected<void> write(std::string_view data);
+  // Room in the current block, for a producer that writes there itself
+  // rather than handing over bytes to copy; commit(N) appends the first N
+  // bytes of it. Never empty.
+  [[nodiscard]] std::span<char> space() {
+    return {m_current.data + m_current.size, k_block - m_current.size};
+  }
+  [[nodiscard]] Expected<void> commit(size_t n);
   // Writes what is buffered and waits for every write. FD is left without
   // O_DIRECT, at the offset after the last byte, with the writeback of
   // whatever went through the page cache started.
@@ -54,6 +62,7 @@ public:
   [[nodiscard]] bool wrote_direct() const { return m_began_direct && !m_fell_back; }
 
 private:
+  static constexpr size_t k_block = 4 << 20;
   struct Block {
     char* data = nullptr;
     size_t size = 0;

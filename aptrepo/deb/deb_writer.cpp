@@ -275,7 +275,9 @@ Expected<DataResult> write_data_tar(const std::filesystem::path& root, TreeScan&
   TRY_ASSIGN(archive::TarWriter tar,
              archive::TarWriter::create(
                  options.compression, options.level,
-                 [&writer](std::string_view data) { return writer.write(data); }, threads));
+                 archive::OutputArea{.space = [&writer] { return writer.space(); },
+                                     .commit = [&writer](size_t n) { return writer.commit(n); }},
+                 threads));
   auto regular_files = [&scan, cursor = TreeCursor(scan)]() mutable -> FileFeed::SourceFile {
     while (const TreeEntry* entry = cursor.next()) {
       if (entry->tar.type == EntryType::file) {

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <set>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -88,11 +89,33 @@ Expected<void> append_to(std::string& out, std::string_view data) {
   return {};
 }
 
+// How write_tar hands the output over: to a sink, or into memory the
+// destination lends (an OutputArea).
+enum class Destination { sink, area };
+
 std::string write_tar(const std::vector<Item>& items, Compression compression, int level = -1,
-                      unsigned threads = 1) {
+                      unsigned threads = 1, Destination destination = Destination::sink) {
   std::string out;
-  auto tar = TarWriter::create(
-      compression, level, [&out](std::string_view data) { return append_to(out, data); }, threads);
+  // The area's room varies in size, down to a single byte.
+  std::vector<char> room(50'000);
+  size_t rooms = 0;
+  auto tar = destination == Destination::sink
+                 ? TarWriter::create(
+                       compression, level,
+                       [&out](std::string_view data) { return append_to(out, data); }, threads)
+                 : TarWriter::create(compression, level,
+                                     aptship::archive::OutputArea{
+                                         .space =
+                                             [&] {
+                                               ++rooms;
+                                               return std::span<char>(
+                                                   room.data(), 1 + (rooms * 4099) % room.size());
+                                             },
+                                         .commit = [&](size_t n) -> Expected<void> {
+                                           out.append(room.data(), n);
+                                           return {};
+                                         }},
+                                     threads);
   REQUIRE(tar);
   for (const Item& item : items) {
     INFO(item.entry.path);
@@ -319,6 +342,17 @@ TEST_CASE("tar_writer: zstd output is the same for 1 and 2 threads") {
                              file("./big", 0644, 1700000000, sample_text(12U << 20))};
   const std::string one = write_tar(items, Compression::zstd, 3, 1);
   CHECK(write_tar(items, Compression::zstd, 3, 2) == one);
+}
+
+TEST_CASE("tar_writer: writing into an output area gives the bytes a sink gets") {
+  const Compression compression =
+      GENERATE(Compression::zstd, Compression::xz, Compression::gzip, Compression::none);
+  INFO(aptship::archive::name(compression));
+  std::vector<Item> items = {{make("./", EntryType::directory, 0755, 1700000000), ""},
+                             file("./big", 0644, 1700000000, sample_text(3U << 20)),
+                             file("./small", 0600, 1700000000, "tiny")};
+  const std::string expected = write_tar(items, compression, 1, 2);
+  CHECK(write_tar(items, compression, 1, 2, Destination::area) == expected);
 }
 
 TEST_CASE("tar_writer: xz output is the same for 1, 2 and 4 threads") {

@@ -1,7 +1,9 @@
 #include <catch2/catch.hpp>
 
 #include <cstdint>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "aptrepo/archive/zstd_stream.hpp"
 #include "aptrepo/core/subprocess.hpp"
@@ -70,6 +72,32 @@ TEST_CASE("zstd_stream: the output does not depend on the number of workers") {
   CHECK(compress(input, 3, 3, 77'777) == one);
   // 0 is taken as 1 rather than as libzstd's single-threaded mode.
   CHECK(compress(input, 3, 0, 1U << 20) == one);
+}
+
+TEST_CASE("zstd_stream: compressing into an output area gives the same frame as a sink") {
+  const std::string input = sample_text(6U << 20);
+  const std::string expected = compress(input, 3, 2, 100'000);
+  // Rooms of uneven sizes, down to one byte, as a writer's block fills up.
+  std::string out;
+  std::vector<char> room(70'000);
+  size_t calls = 0;
+  aptship::archive::OutputArea area{.space =
+                                        [&] {
+                                          ++calls;
+                                          return std::span<char>(room.data(),
+                                                                 1 + (calls * 7919) % room.size());
+                                        },
+                                    .commit = [&](size_t n) -> Expected<void> {
+                                      out.append(room.data(), n);
+                                      return {};
+                                    }};
+  auto stream = ZstdStream::create(3, 2, std::move(area));
+  REQUIRE(stream);
+  for (size_t at = 0; at < input.size(); at += 100'000) {
+    REQUIRE(stream->write(std::string_view(input).substr(at, 100'000)));
+  }
+  REQUIRE(stream->finish());
+  CHECK(out == expected);
 }
 
 TEST_CASE("zstd_stream: an empty input is a valid, empty frame") {

@@ -3,7 +3,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <random>
+#include <span>
 #include <string>
 
 #include "aptrepo/core/background_writer.hpp"
@@ -74,6 +76,36 @@ TEST_CASE("background_writer: the file holds every byte in order, in either mode
   CHECK((fcntl(fd.get(), F_GETFL) & O_DIRECT) == 0);
   REQUIRE(fd.write_all("tail"));
   CHECK(aptship::test::read("out") == data + "tail");
+}
+
+TEST_CASE("background_writer: bytes filled in place and bytes written land in order") {
+  aptship::test::ScopedTempDir tmp;
+  const std::string data = random_bytes((9 << 20) + 1234, 4);
+  const bool direct = GENERATE(true, false);
+  INFO((direct ? "direct" : "page cache"));
+  Fd fd = open_output("out");
+  BackgroundWriter writer(fd, direct ? BackgroundWriter::Mode::direct
+                                     : BackgroundWriter::Mode::page_cache);
+  std::mt19937 rng(5);
+  std::string_view rest = data;
+  while (!rest.empty()) {
+    const size_t n = std::min(rest.size(), 1 + rng() % 700000);
+    if (rng() % 2 == 0) {
+      REQUIRE(writer.write(rest.substr(0, n)));
+      rest.remove_prefix(n);
+      continue;
+    }
+    // Fills at most the room there is, as a compressor would.
+    const std::span<char> room = writer.space();
+    REQUIRE_FALSE(room.empty());
+    const size_t fill = std::min(n, room.size());
+    std::memcpy(room.data(), rest.data(), fill);
+    REQUIRE(writer.commit(fill));
+    rest.remove_prefix(fill);
+  }
+  REQUIRE(writer.finish());
+  CHECK(writer.written() == data.size());
+  CHECK(aptship::test::read("out") == data);
 }
 
 TEST_CASE("background_writer: an output that starts mid-page is written through the cache") {
