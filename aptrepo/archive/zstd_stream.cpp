@@ -1,10 +1,16 @@
 #include "aptrepo/archive/zstd_stream.hpp"
 
+// For ZSTD_createCCtx_advanced, which gives the compressor an allocator
+// (part of libzstd's experimental API, exported by Debian's libzstd1).
+#define ZSTD_STATIC_LINKING_ONLY
 #include <zstd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <span>
 #include <vector>
+
+#include "aptrepo/core/large_buffer.hpp"
 
 namespace aptship::archive {
 
@@ -12,6 +18,17 @@ namespace {
 struct CCtxFree {
   void operator()(ZSTD_CCtx* c) const { ZSTD_freeCCtx(c); }
 };
+
+// The multithreaded compressor's job buffers (megabytes each, filled over
+// and over) come from allocate_large, the rest from malloc; both are
+// released with free.
+void* compressor_alloc(void* /*opaque*/, size_t size) {
+  constexpr size_t k_large = size_t{1} << 20;
+  return size >= k_large ? allocate_large(size) : std::malloc(size);
+}
+void compressor_free(void* /*opaque*/, void* p) {
+  std::free(p);
+}
 } // namespace
 
 struct ZstdStream::Impl {
@@ -54,7 +71,8 @@ Expected<ZstdStream> ZstdStream::create(int level, unsigned workers, Sink sink) 
 Expected<ZstdStream> ZstdStream::create(int level, unsigned workers, OutputArea area) {
   auto impl = std::make_unique<Impl>();
   impl->area = std::move(area);
-  impl->cctx.reset(ZSTD_createCCtx());
+  impl->cctx.reset(
+      ZSTD_createCCtx_advanced(ZSTD_customMem{compressor_alloc, compressor_free, nullptr}));
   if (!impl->cctx) {
     return make_error("zstd: out of memory");
   }

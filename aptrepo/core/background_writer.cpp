@@ -29,11 +29,9 @@ BackgroundWriter::BackgroundWriter(const Fd& fd, Mode mode) : m_fd(fd) {
     m_began_direct = m_direct;
   }
   for (size_t i = 0; i < k_blocks; ++i) {
-    // O_DIRECT wants the memory aligned as well as the offset and size.
-    m_buffers.emplace_back(static_cast<char*>(std::aligned_alloc(k_align, k_block)));
-    if (!m_buffers.back()) {
-      throw std::bad_alloc();
-    }
+    // O_DIRECT wants the memory aligned as well as the offset and size;
+    // a large buffer is aligned to 2 MiB.
+    m_buffers.push_back(make_large_buffer(k_block));
     m_free.push_back(m_buffers.back().get());
   }
   m_current = Block{m_free.back(), 0, m_start};

@@ -16,7 +16,6 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -28,6 +27,7 @@
 
 #include "aptrepo/core/error.hpp"
 #include "aptrepo/core/fd.hpp"
+#include "aptrepo/core/large_buffer.hpp"
 
 namespace aptship {
 
@@ -68,9 +68,6 @@ private:
     size_t size = 0;
     uint64_t offset = 0;
   };
-  struct FreeDeleter {
-    void operator()(char* p) const { std::free(p); }
-  };
   void run();
   // Writes BLOCK at its offset, directly while that works.
   Expected<void> put(const Block& block);
@@ -93,7 +90,7 @@ private:
   uint64_t m_start = 0;
   uint64_t m_written = 0;
   uint64_t m_writeback_from = 0;
-  std::vector<std::unique_ptr<char, FreeDeleter>> m_buffers;
+  std::vector<LargeBuffer> m_buffers;
   Block m_current;
   std::mutex m_mutex;
   std::condition_variable m_changed;

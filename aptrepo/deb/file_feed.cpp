@@ -26,7 +26,7 @@ Expected<std::unique_ptr<FileFeed>> FileFeed::start(const std::filesystem::path&
 FileFeed::FileFeed(Fd root, FileSource files, size_t count, size_t size)
     : m_root(std::move(root)), m_files(std::move(files)), m_size(size), m_slots(count) {
   for (size_t i = 0; i < m_slots.size(); ++i) {
-    m_slots[i].data = std::make_unique_for_overwrite<char[]>(size);
+    m_slots[i].data = make_large_buffer(size);
     m_slots[i].chunk.data = m_slots[i].data.get();
     m_slots[i].chunk.slot = i;
   }

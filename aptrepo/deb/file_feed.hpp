@@ -21,6 +21,7 @@
 
 #include "aptrepo/core/error.hpp"
 #include "aptrepo/core/fd.hpp"
+#include "aptrepo/core/large_buffer.hpp"
 #include "aptrepo/deb/tree.hpp"
 
 namespace aptship::deb {
@@ -75,7 +76,7 @@ public:
 
 private:
   struct Slot {
-    std::unique_ptr<char[]> data;
+    LargeBuffer data;
     Chunk chunk;
     int refs = 0; // 0 = free; once filled, the writer and the hasher hold one each
   };
