@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <new>
 
@@ -12,8 +13,10 @@ constexpr size_t k_huge_page = size_t{2} << 20;
 } // namespace
 
 void* allocate_large(size_t size) noexcept {
-  const size_t rounded = (size + k_huge_page - 1) / k_huge_page * k_huge_page;
-  void* p = std::aligned_alloc(k_huge_page, rounded == 0 ? k_huge_page : rounded);
+  // Whole huge pages, at least one (aligned_alloc wants a multiple of the
+  // alignment).
+  const size_t rounded = std::max<size_t>(1, (size + k_huge_page - 1) / k_huge_page) * k_huge_page;
+  void* p = std::aligned_alloc(k_huge_page, rounded);
   if (p != nullptr) {
     // Advice only: where huge pages are off, or the call is refused, the
     // memory is ordinary pages.
